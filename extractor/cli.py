@@ -1,0 +1,209 @@
+"""The ``extractor`` command line.
+
+Exit codes: 0 success; 1 bad input, configuration or model directory (the
+message says which file and what is wrong); 2 bad command-line usage.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from . import __version__
+from .documents import DocumentError
+from .schema import SchemaError
+
+log = logging.getLogger("extractor")
+
+
+def _friendly_errors(fn):
+    """Known failures become one clear line and exit code 1, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (DocumentError, SchemaError, FileNotFoundError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="extractor")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """Extract education, industry and major from résumé-like documents with GlobalPointer."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command("import-conll")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--scheme", type=click.Choice(["bio", "bmes"]), required=True, help="Tagging scheme of FILE.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output documents (.jsonl or .parquet).")
+@click.option("--no-docstart", is_flag=True, help="Ignore -DOCSTART- lines: one document per sentence.")
+@_friendly_errors
+def import_conll(file: Path, scheme: str, out: Path, no_docstart: bool) -> None:
+    """Convert a token-per-line tagged FILE into documents."""
+    from .conll import read_conll
+    from .documents import write_documents
+
+    n = write_documents(read_conll(file, scheme=scheme, group_docstart=not no_docstart), out)
+    click.echo(json.dumps({"documents": n, "output": str(out)}))
+
+
+@main.command()
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Documents to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output documents (.jsonl or .parquet).")
+@_friendly_errors
+def sample(n: int, seed: int, out: Path) -> None:
+    """Write N synthetic résumés with gold entities and fields (for demos and tests only)."""
+    from .documents import write_documents
+    from .sample import generate_documents
+
+    count = write_documents(generate_documents(n, seed=seed), out)
+    click.echo(json.dumps({"documents": count, "output": str(out)}))
+
+
+@main.command()
+@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--dev", "dev_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Dev documents: evaluated each epoch to pick the best checkpoint and stop early.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model directory.")
+@click.option("--encoder", default="bilstm", show_default=True,
+              help="'bilstm', 'bert-scratch', or a local Hugging Face model directory.")
+@click.option("--head", type=click.Choice(["gp", "egp"]), default="gp", show_default=True,
+              help="GlobalPointer or Efficient GlobalPointer.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--lr", type=float, help="Encoder learning rate (default depends on the encoder).")
+@click.option("--max-tokens", type=click.IntRange(min=8), default=256, show_default=True,
+              help="Window length in tokens; longer texts are split into overlapping windows.")
+@click.option("--stride", type=click.IntRange(min=1), default=192, show_default=True,
+              help="Tokens between window starts (must be below the window length).")
+@click.option("--loss", type=click.Choice(["dense", "sparse"]), default="dense", show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Stop after this many epochs without dev improvement.")
+@click.option("--max-minutes", type=float, help="Stop after the epoch that crosses this time budget.")
+@click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
+@click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
+              help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
+@_friendly_errors
+def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
+          epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
+          patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
+          encoder_options: tuple[str, ...]) -> None:
+    """Train a model; the best dev checkpoint is written to OUT."""
+    from .documents import read_documents
+    from .schema import Schema
+    from .train import TrainConfig, train as run_training
+
+    schema = Schema.load(schema_path)
+    train_docs = list(read_documents(train_path, schema.labels))
+    dev_docs = list(read_documents(dev_path, schema.labels)) if dev_path else []
+    cfg = TrainConfig(
+        encoder=encoder, head=head, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+        max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
+        max_span_len=max_span_len, encoder_options=_parse_options(encoder_options),
+    )
+    log.info("training on %d documents (dev: %d), encoder %s, head %s", len(train_docs), len(dev_docs), encoder, head)
+    metrics = run_training(cfg, schema, train_docs, dev_docs, out, progress=_progress())
+    summary = {"model": str(out), "best_epoch": metrics["best_epoch"], "train_minutes": metrics["train_minutes"]}
+    if metrics.get("dev"):
+        summary["dev_micro_f1"] = metrics["dev"]["micro"]["f1"]
+        summary["dev_doc_exact_match"] = metrics["dev"]["doc_exact_match"]
+    click.echo(json.dumps(summary))
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--encoder-option needs KEY=VALUE, got {pair!r}")
+        out[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+    return out
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Documents (.jsonl or .parquet).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help=".jsonl or .parquet (one row per document) or .csv (one row per span).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to keep.")
+@_friendly_errors
+def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int]) -> None:
+    """Predict entity spans and field values for every document in INPUT."""
+    from .documents import read_documents
+    from .model import load_model
+    from .outputs import write_predictions
+    from .predict import Predictor
+
+    loaded = load_model(model_dir)
+    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len)
+    stream = _tqdm(predictor.predict(read_documents(input_path)), "predict")
+    n = write_predictions(stream, loaded.schema, output)
+    click.echo(json.dumps({"documents": n, "windows": predictor.windows_made, "output": str(output),
+                           "model_version": loaded.version}))
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Documents with gold entities and/or fields.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics as JSON here.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_friendly_errors
+def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int) -> None:
+    """Score a model on gold documents: span P/R/F1, field metrics, document exact match."""
+    from .documents import read_documents
+    from .metrics import Scorer, format_table
+    from .model import load_model
+    from .predict import Predictor
+
+    loaded = load_model(model_dir)
+    scorer = Scorer(loaded.schema, loaded.labels)
+    for doc, spans in _tqdm(Predictor(loaded, batch_size=batch_size).predict(read_documents(gold, loaded.labels)),
+                            "evaluate"):
+        scorer.add(doc, spans)
+    metrics = scorer.result()
+    metrics["model_version"] = loaded.version
+    click.echo(format_table(metrics), err=output is None)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        click.echo(json.dumps({"output": str(output), "micro_f1": metrics["micro"]["f1"],
+                               "doc_exact_match": metrics["doc_exact_match"]}))
+    else:
+        click.echo(json.dumps(metrics, ensure_ascii=False))
+
+
+def _tqdm(iterable, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, unit="doc", disable=not _progress())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,100 @@
+"""Token encoders: text ids -> one vector h_i per token.
+
+- ``bilstm``: character (and hashed character-bigram) embeddings into a BiLSTM,
+  trained from scratch.
+- ``transformer``: any Hugging Face encoder (BERT, RoBERTa, ...), either built
+  from a config with random weights (``bert-scratch``) or loaded from a local
+  pretrained directory.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+import torch.nn as nn
+
+
+class BiLSTMEncoder(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.3,
+        bigram_buckets: int = 0,
+        pad_id: int = 0,
+    ):
+        super().__init__()
+        self.pad_id, self.bigram_buckets = pad_id, bigram_buckets
+        self.char_embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        # Chinese words are mostly two characters: a hashed bigram table adds word cues with no lexicon.
+        self.bigram_embed = nn.Embedding(bigram_buckets, embed_dim) if bigram_buckets else None
+        in_dim = embed_dim * (2 if bigram_buckets else 1)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(
+            in_dim, hidden_size, num_layers, batch_first=True, bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.hidden_size = 2 * hidden_size
+
+    def bigram_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        nxt = torch.cat([input_ids[:, 1:], torch.full_like(input_ids[:, :1], self.pad_id)], dim=1)
+        return (input_ids * 1_000_003 + nxt) % self.bigram_buckets
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.char_embed(input_ids)
+        if self.bigram_embed is not None:
+            x = torch.cat([x, self.bigram_embed(self.bigram_ids(input_ids))], dim=-1)
+        x = self.dropout(x)
+        lengths = attention_mask.sum(1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=input_ids.shape[1])
+        return self.dropout(out)
+
+
+class TransformerEncoder(nn.Module):
+    """Wraps a Hugging Face ``AutoModel``; returns the last hidden state."""
+
+    def __init__(self, hf_model: nn.Module):
+        super().__init__()
+        self.model = hf_model
+        self.hidden_size = hf_model.config.hidden_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def scratch_bert_config(vocab_size: int, max_positions: int, pad_id: int = 0, **overrides: Any) -> dict:
+    """A small BERT for character input, trained from random weights."""
+    cfg = dict(
+        model_type="bert", vocab_size=vocab_size, hidden_size=256, num_hidden_layers=4,
+        num_attention_heads=4, intermediate_size=1024, hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1, max_position_embeddings=max_positions,
+        type_vocab_size=1, pad_token_id=pad_id,
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def build_encoder(spec: dict, hf_config: Optional[Any] = None, pretrained_path: Optional[str] = None) -> nn.Module:
+    """Build an encoder from its saved spec.
+
+    For ``transformer`` encoders, ``pretrained_path`` loads weights from a local
+    directory; otherwise the architecture comes from ``hf_config`` with random
+    weights (a saved model's own weights are loaded afterwards).
+    """
+    kind = spec["type"]
+    if kind == "bilstm":
+        args = {k: v for k, v in spec.items() if k != "type"}
+        return BiLSTMEncoder(**args)
+    if kind == "transformer":
+        from transformers import AutoModel
+
+        if pretrained_path is not None:
+            return TransformerEncoder(AutoModel.from_pretrained(pretrained_path, local_files_only=True))
+        if hf_config is None:
+            raise ValueError("a transformer encoder needs its Hugging Face config")
+        return TransformerEncoder(AutoModel.from_config(hf_config))
+    raise ValueError(f"unknown encoder type {kind!r}; expected 'bilstm' or 'transformer'")

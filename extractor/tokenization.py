@@ -1,0 +1,112 @@
+"""Tokenizers that map text to ids with exact character offsets.
+
+Two kinds: a character vocabulary built from training data (for encoders trained
+from scratch), and any Hugging Face fast tokenizer from a local directory.
+Both give ``offsets[t] = (start, end)`` per token, end exclusive, so spans go
+back to the document text exactly.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Optional, Protocol
+
+PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
+
+
+class Tokenizer(Protocol):
+    pad_id: int
+    cls_id: Optional[int]
+    sep_id: Optional[int]
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+def _char_key(ch: str) -> str:
+    # Full-width and half-width forms of the same letter or digit share an embedding.
+    return unicodedata.normalize("NFKC", ch).lower() or ch
+
+
+class CharTokenizer:
+    """One token per character; characters seen fewer than ``min_freq`` times map to [UNK]."""
+
+    FILE = "vocab.json"
+
+    def __init__(self, tokens: list[str]):
+        if tokens[:4] != [PAD, UNK, CLS, SEP]:
+            raise ValueError("a character vocabulary starts with [PAD], [UNK], [CLS], [SEP]")
+        self.tokens = tokens
+        self.index = {t: i for i, t in enumerate(tokens)}
+        self.pad_id, self.unk_id = 0, 1
+        self.cls_id = self.sep_id = None  # char encoders need no sentence markers
+
+    @classmethod
+    def build(cls, texts: Iterable[str], min_freq: int = 1) -> "CharTokenizer":
+        counts = Counter(_char_key(ch) for text in texts for ch in text)
+        chars = sorted(ch for ch, n in counts.items() if n >= min_freq and ch not in (PAD, UNK, CLS, SEP))
+        return cls([PAD, UNK, CLS, SEP] + chars)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        ids = [self.index.get(_char_key(ch), self.unk_id) for ch in text]
+        return ids, [(i, i + 1) for i in range(len(text))]
+
+    def save(self, directory: Path) -> None:
+        # JSON rather than one token per line: the vocabulary holds newlines and spaces.
+        (Path(directory) / self.FILE).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "CharTokenizer":
+        return cls(json.loads((Path(directory) / cls.FILE).read_text(encoding="utf-8")))
+
+
+class HFTokenizer:
+    """A Hugging Face fast tokenizer loaded from a local directory (never from a hub)."""
+
+    def __init__(self, hf_tokenizer):
+        if not getattr(hf_tokenizer, "is_fast", False):
+            raise ValueError(
+                "the encoder's tokenizer must be a fast tokenizer (tokenizer.json or a vocab a fast "
+                "tokenizer can be built from) so tokens map back to character offsets"
+            )
+        self.hf = hf_tokenizer
+        self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+        self.cls_id = hf_tokenizer.cls_token_id
+        self.sep_id = hf_tokenizer.sep_token_id
+
+    @classmethod
+    def from_directory(cls, path: str | Path) -> "HFTokenizer":
+        from transformers import AutoTokenizer
+
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: not a local model directory")
+        return cls(AutoTokenizer.from_pretrained(str(path), local_files_only=True, use_fast=True))
+
+    def __len__(self) -> int:
+        return len(self.hf)
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        enc = self.hf(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
+        ids, offsets = [], []
+        for tid, (s, e) in zip(enc["input_ids"], enc["offset_mapping"]):
+            if e > s:  # zero-width pieces carry no text
+                ids.append(tid)
+                offsets.append(_trim(text, s, e))
+        return ids, offsets
+
+    def save(self, directory: Path) -> None:
+        self.hf.save_pretrained(str(directory))
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    # Some tokenizers fold a leading space into the token (RoBERTa's "Ġ"); the entity does not start there.
+    while start < end - 1 and text[start].isspace():
+        start += 1
+    return start, end

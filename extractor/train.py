@@ -1,0 +1,250 @@
+"""Training: length-bucketed batches, AdamW with warmup and linear decay, gradient
+clipping, dev evaluation each epoch, early stopping, best checkpoint kept."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .documents import Document
+from .encoders import scratch_bert_config
+from .globalpointer import multilabel_crossentropy, sparse_multilabel_crossentropy, span_targets, sparse_span_targets
+from .metrics import Scorer
+from .model import LoadedModel, build_model, save_model
+from .predict import Predictor
+from .schema import Schema
+from .tokenization import CharTokenizer, HFTokenizer
+from .windows import Window, collate, encode_document, make_windows
+
+log = logging.getLogger(__name__)
+
+SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
+
+
+@dataclass
+class TrainConfig:
+    encoder: str = "bilstm"  # bilstm | bert-scratch | path to a local Hugging Face model directory
+    head: str = "gp"
+    head_size: int = 64
+    rope: bool = True
+    epochs: int = 30
+    batch_size: int = 16
+    lr: Optional[float] = None  # encoder learning rate; default depends on the encoder
+    head_lr: Optional[float] = None
+    weight_decay: float = 0.01
+    warmup: float = 0.06  # share of steps
+    clip: float = 1.0
+    patience: int = 6
+    seed: int = 42
+    max_tokens: int = 256
+    stride: int = 192
+    loss: str = "dense"  # dense | sparse
+    max_span_len: Optional[int] = None
+    max_minutes: Optional[float] = None  # stop after the epoch that crosses this budget
+    min_char_freq: int = 1
+    encoder_options: dict = field(default_factory=dict)
+
+    def default_lrs(self) -> tuple[float, float]:
+        if self.encoder == "bilstm":
+            base = 2e-3
+        elif self.encoder == "bert-scratch":
+            base = 5e-4
+        else:
+            base = 3e-5  # fine-tuning pretrained weights
+        return self.lr or base, self.head_lr or (self.lr or max(base, 1e-3))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # numpy is optional for training
+        pass
+
+
+def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Document]) -> LoadedModel:
+    """Tokenizer and randomly initialised (or pretrained-encoder) model for a config."""
+    config: dict = {
+        "labels": list(schema.labels),
+        "head": {"type": cfg.head, "head_size": cfg.head_size, "rope": cfg.rope},
+        "window": {"max_tokens": cfg.max_tokens, "stride": cfg.stride},
+        "max_span_len": cfg.max_span_len,
+    }
+    pretrained = None
+    hf_config = None
+    if cfg.encoder in SCRATCH_ENCODERS:
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq)
+        config["tokenizer"] = "char"
+        if cfg.encoder == "bilstm":
+            spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
+                    "num_layers": 2, "dropout": 0.3, "bigram_buckets": 50_000, "pad_id": tokenizer.pad_id}
+            spec.update(cfg.encoder_options)
+        else:
+            from transformers import BertConfig
+
+            hf_config = BertConfig(**scratch_bert_config(len(tokenizer), cfg.max_tokens, tokenizer.pad_id,
+                                                         **cfg.encoder_options))
+            spec = {"type": "transformer", "source": "scratch"}
+        config["encoder"] = spec
+    else:
+        path = Path(cfg.encoder)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"encoder {cfg.encoder!r} is neither 'bilstm', 'bert-scratch' nor a local Hugging Face model "
+                "directory with config.json (models are never downloaded)"
+            )
+        tokenizer = HFTokenizer.from_directory(path)
+        config["tokenizer"] = "hf"
+        config["encoder"] = {"type": "transformer", "source": str(path.resolve())}
+        pretrained = str(path)
+        max_pos = getattr(tokenizer.hf, "model_max_length", None)
+        if max_pos and max_pos < cfg.max_tokens:
+            raise ValueError(f"--max-tokens {cfg.max_tokens} exceeds the encoder's {max_pos} positions")
+    model = build_model(config, hf_config, pretrained)
+    return LoadedModel(model, tokenizer, config, schema)
+
+
+def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainConfig) -> list[Window]:
+    index = {lab: i for i, lab in enumerate(loaded.labels)}
+    windows, unaligned = [], 0
+    for n, doc in enumerate(docs):
+        enc = encode_document(doc, loaded.tokenizer, index)
+        unaligned += enc.unaligned
+        windows.extend(w for w in make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride) if len(w.input_ids))
+    if unaligned:
+        log.warning("%d gold entities cover no token (whitespace only?) and were left out of training", unaligned)
+    return windows
+
+
+def bucketed_batches(windows: Sequence[Window], batch_size: int, rng: random.Random) -> list[list[Window]]:
+    """Shuffle, sort within pools of 50 batches by length, then shuffle the batches."""
+    order = list(range(len(windows)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p : p + pool], key=lambda i: len(windows[i].input_ids))
+        batches.extend([windows[i] for i in chunk[b : b + batch_size]] for b in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_loss(loaded: LoadedModel, batch: Sequence[Window], loss: str) -> torch.Tensor:
+    ids, mask = collate(batch, loaded.tokenizer.pad_id)
+    scores = loaded.model(ids, mask)
+    n_types, T = scores.shape[1], scores.shape[-1]
+    gold = [w.gold for w in batch]
+    if loss == "sparse":
+        idx, gold_mask = sparse_span_targets(gold, n_types, T)
+        return sparse_multilabel_crossentropy(scores, idx, gold_mask)
+    return multilabel_crossentropy(scores, span_targets(gold, n_types, T))
+
+
+def evaluate_model(loaded: LoadedModel, docs: Sequence[Document], batch_size: int = 32) -> dict:
+    scorer = Scorer(loaded.schema, loaded.labels)
+    for doc, spans in Predictor(loaded, batch_size=batch_size).predict(docs):
+        scorer.add(doc, spans)
+    return scorer.result()
+
+
+def train(
+    cfg: TrainConfig,
+    schema: Schema,
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document],
+    out_dir: str | Path,
+    progress: Optional[bool] = None,
+) -> dict:
+    """Train, keeping the best dev checkpoint in ``out_dir``; returns the training metrics."""
+    if cfg.loss not in ("dense", "sparse"):
+        raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
+    if not train_docs:
+        raise ValueError("no training documents")
+    progress = sys.stderr.isatty() if progress is None else progress
+    seed_everything(cfg.seed)
+    loaded = build_untrained(cfg, schema, train_docs)
+    windows = training_windows(train_docs, loaded, cfg)
+    rng = random.Random(cfg.seed)
+
+    enc_lr, head_lr = cfg.default_lrs()
+    decay = lambda n: not (n.endswith("bias") or "LayerNorm" in n or "norm" in n.lower())  # noqa: E731
+    groups = []
+    for part, lr in ((loaded.model.encoder, enc_lr), (loaded.model.head, head_lr)):
+        named = list(part.named_parameters())
+        groups.append({"params": [p for n, p in named if decay(n)], "lr": lr, "weight_decay": cfg.weight_decay})
+        groups.append({"params": [p for n, p in named if not decay(n)], "lr": lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups)
+    steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = max(1, int(total * cfg.warmup))
+    schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    history, best, best_epoch, stale = [], -1.0, 0, 0
+    started = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        loaded.model.train()
+        t0, total_loss = time.perf_counter(), 0.0
+        batches = bucketed_batches(windows, cfg.batch_size, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
+        for batch in bar:
+            loss = batch_loss(loaded, batch, cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(loaded.model.parameters(), cfg.clip)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        train_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        dev = evaluate_model(loaded, dev_docs) if dev_docs else None
+        row = {
+            "epoch": epoch,
+            "loss": round(total_loss / max(1, len(batches)), 6),
+            "train_seconds": round(train_seconds, 2),
+            "eval_seconds": round(time.perf_counter() - t1, 2),
+        }
+        score = dev["micro"]["f1"] if dev else -row["loss"]
+        if dev:
+            row.update(dev_micro_f1=dev["micro"]["f1"], dev_doc_exact_match=dev["doc_exact_match"])
+        history.append(row)
+        improved = score > best
+        log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
+                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
+        if improved:
+            best, best_epoch, stale = score, epoch, 0
+            metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
+            save_model(out_dir, loaded, metrics)
+        else:
+            stale += 1
+        elapsed = (time.perf_counter() - started) / 60
+        if stale >= cfg.patience:
+            log.info("early stop: no dev improvement for %d epochs", stale)
+            break
+        if cfg.max_minutes is not None and elapsed >= cfg.max_minutes:
+            log.info("time budget of %.1f minutes reached after epoch %d", cfg.max_minutes, epoch)
+            break
+    metrics = {
+        "config": asdict(cfg), "best_epoch": best_epoch, "history": history,
+        "train_minutes": round((time.perf_counter() - started) / 60, 3),
+        "train_windows": len(windows), "train_docs": len(train_docs),
+    }
+    # Rewrite metrics.json with the whole history; the weights stay those of the best epoch.
+    best_metrics_path = Path(out_dir) / "metrics.json"
+    saved = json.loads(best_metrics_path.read_text(encoding="utf-8"))
+    metrics["dev"] = saved.get("dev")
+    best_metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    return metrics

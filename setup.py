@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="resume-extractor",
+    version="0.1.0",
+    description="Batch field extraction (education, industry, major) from résumé-like documents with GlobalPointer",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["extractor", "extractor.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        # Install torch==2.13.0 (CPU build) first; this range accepts it and so pulls nothing more.
+        "torch>=2.2,<2.14",
+        "transformers>=4.40",
+        "safetensors>=0.4",
+        "pandas>=2.0",
+        "pyarrow>=14",
+        "click>=8.1",
+        "tqdm>=4.60",
+        "sqlalchemy>=2.0",
+        "alembic>=1.12",
+        "pyyaml>=6.0",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["extractor=extractor.cli:main"]},
+)
