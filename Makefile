@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 DEMO   ?= demo
 
-.PHONY: install demo test clean
+.PHONY: install demo test accuracy clean
 
 $(BIN)/extractor: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,23 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# Accuracy on Chinese Resume NER (train from scratch on train, select on dev), every encoder x head.
+# The data stays in ../shared; converted copies go to $(BENCH_DIR), outside the repository.
+RESUME_NER ?= ../shared/data/resume_ner
+BENCH_DIR  ?= /tmp/extractor-accuracy
+BUDGET     ?= 19.5
+ENCODERS   ?= bilstm bert-scratch
+HEADS      ?= gp egp
+accuracy: install
+	mkdir -p $(BENCH_DIR)
+	for split in train dev; do $(BIN)/python ../shared/tools/resume_ner_docs.py $(RESUME_NER)/$$split.char.bmes > $(BENCH_DIR)/$$split.jsonl; done
+	for enc in $(ENCODERS); do for head in $(HEADS); do \
+	  $(BIN)/extractor $(if $(THREADS),--threads $(THREADS)) train --schema schemas/resume_ner.yaml \
+	    --train $(BENCH_DIR)/train.jsonl --dev $(BENCH_DIR)/dev.jsonl --out $(BENCH_DIR)/$$enc-$$head \
+	    --encoder $$enc --head $$head --epochs 60 --patience 8 --max-minutes $(BUDGET) && \
+	  $(BIN)/extractor evaluate --model $(BENCH_DIR)/$$enc-$$head --gold $(BENCH_DIR)/dev.jsonl \
+	    --output $(BENCH_DIR)/$$enc-$$head.metrics.json || exit 1; done; done
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

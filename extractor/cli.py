@@ -42,8 +42,14 @@ def _progress() -> bool:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="extractor")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(verbose: bool) -> None:
+@click.option("--threads", type=click.IntRange(min=1), envvar="EXTRACTOR_THREADS",
+              help="CPU threads for torch (default: torch's choice, usually one per core).")
+def main(verbose: bool, threads: Optional[int]) -> None:
     """Extract education, industry and major from résumé-like documents with GlobalPointer."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -103,7 +109,8 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--loss", type=click.Choice(["dense", "sparse"]), default="dense", show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=6, show_default=True,
               help="Stop after this many epochs without dev improvement.")
-@click.option("--max-minutes", type=float, help="Stop after the epoch that crosses this time budget.")
+@click.option("--max-minutes", type=float,
+              help="Time budget: no epoch starts that would end past it (at the mean epoch pace so far).")
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
 @click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
               help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
@@ -197,6 +204,23 @@ def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: in
                                "doc_exact_match": metrics["doc_exact_match"]}))
     else:
         click.echo(json.dumps(metrics, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True)
+@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path(__file__).resolve().parent.parent / "schemas" / "resume.yaml", show_default=False,
+              help="Schema (default: the bundled schemas/resume.yaml).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-minutes", type=float, default=4.0, show_default=True, help="Training time budget.")
+@_friendly_errors
+def demo(workdir: Path, schema_path: Path, seed: int, max_minutes: float) -> None:
+    """Run the main job end to end on the embedded default (SQLite and bundled sample résumés)."""
+    from .demo import run_demo
+
+    metrics = run_demo(workdir, schema_path, seed=seed, max_minutes=max_minutes, progress=_progress())
+    click.echo(json.dumps({"workdir": str(workdir), "doc_exact_match": metrics["doc_exact_match"],
+                           "fields_f1": {k: v["f1"] for k, v in metrics["fields"].items()}}))
 
 
 def _tqdm(iterable, desc: str):

@@ -128,8 +128,9 @@ def decode(
         i = torch.arange(T, device=scores.device)
         hits = hits & ((i[None, :] - i[:, None]) < max_span_len)
     out: list[list[tuple[int, int, int, float]]] = [[] for _ in range(scores.shape[0])]
-    for b, a, i, j in hits.nonzero().tolist():
-        out[b].append((a, i, j, float(scores[b, a, i, j])))
+    values = scores.detach()[hits].tolist()  # row-major, the same order as nonzero()
+    for (b, a, i, j), v in zip(hits.nonzero().tolist(), values):
+        out[b].append((a, i, j, v))
     return out
 
 

@@ -28,6 +28,7 @@ from .windows import Window, collate, encode_document, make_windows
 log = logging.getLogger(__name__)
 
 SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
+BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets"}
 
 
 @dataclass
@@ -49,7 +50,7 @@ class TrainConfig:
     stride: int = 192
     loss: str = "dense"  # dense | sparse
     max_span_len: Optional[int] = None
-    max_minutes: Optional[float] = None  # stop after the epoch that crosses this budget
+    max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
     min_char_freq: int = 1
     encoder_options: dict = field(default_factory=dict)
 
@@ -90,6 +91,9 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.3, "bigram_buckets": 50_000, "pad_id": tokenizer.pad_id}
+            unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
+            if unknown:
+                raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
             spec.update(cfg.encoder_options)
         else:
             from transformers import BertConfig
@@ -109,9 +113,14 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
         config["tokenizer"] = "hf"
         config["encoder"] = {"type": "transformer", "source": str(path.resolve())}
         pretrained = str(path)
-        max_pos = getattr(tokenizer.hf, "model_max_length", None)
-        if max_pos and max_pos < cfg.max_tokens:
-            raise ValueError(f"--max-tokens {cfg.max_tokens} exceeds the encoder's {max_pos} positions")
+        from transformers import AutoConfig
+
+        hf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        positions = getattr(hf, "max_position_embeddings", None)
+        if positions and hf.model_type in ("roberta", "xlm-roberta", "camembert"):
+            positions -= (hf.pad_token_id or 0) + 1  # RoBERTa positions start after the padding index
+        if positions and cfg.max_tokens > positions:
+            raise ValueError(f"--max-tokens {cfg.max_tokens} exceeds the encoder's {positions} positions")
     model = build_model(config, hf_config, pretrained)
     return LoadedModel(model, tokenizer, config, schema)
 
@@ -234,8 +243,9 @@ def train(
         if stale >= cfg.patience:
             log.info("early stop: no dev improvement for %d epochs", stale)
             break
-        if cfg.max_minutes is not None and elapsed >= cfg.max_minutes:
-            log.info("time budget of %.1f minutes reached after epoch %d", cfg.max_minutes, epoch)
+        if cfg.max_minutes is not None and elapsed * (epoch + 1) / epoch > cfg.max_minutes:
+            # The next epoch (at the mean pace so far) would end past the budget: stop within it.
+            log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
             break
     metrics = {
         "config": asdict(cfg), "best_epoch": best_epoch, "history": history,

@@ -1,0 +1,51 @@
+import inspect
+from pathlib import Path
+
+import pytest
+
+from extractor.sample import generate_documents
+from extractor.schema import Schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "resume_ner"
+SHARED_TOOLS = ROOT.parent / "shared" / "tools"
+
+
+@pytest.fixture(scope="session")
+def resume_schema() -> Schema:
+    return Schema.load(ROOT / "schemas" / "resume.yaml")
+
+
+@pytest.fixture(scope="session")
+def sample_docs():
+    return list(generate_documents(48, seed=7))
+
+
+# Small enough to train a few epochs in seconds on two cores.
+TINY_BILSTM = {"embed_dim": 16, "hidden_size": 16, "num_layers": 1, "bigram_buckets": 512, "dropout": 0.0}
+
+
+def make_tiny_hf_checkpoint(directory: Path, texts) -> Path:
+    """A random-weight BERT and a character vocabulary, saved in Hugging Face layout."""
+    from transformers import BertConfig, BertModel
+    import transformers
+
+    chars = sorted({ch for t in texts for ch in t if not ch.isspace()})
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+    if "vocab" in inspect.signature(transformers.BertTokenizer.__init__).parameters:  # transformers >= 5
+        tokenizer = transformers.BertTokenizer(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=False)
+    else:
+        vocab = directory / "vocab.txt"
+        directory.mkdir(parents=True, exist_ok=True)
+        vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+        tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False)
+    config = BertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_dir(tmp_path_factory, sample_docs) -> Path:
+    return make_tiny_hf_checkpoint(tmp_path_factory.mktemp("tiny-bert"), [d.text for d in sample_docs])
