@@ -147,7 +147,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ValueError(f"--encoder-option needs KEY=VALUE, got {pair!r}")
-        out[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+        try:
+            out[key] = json.loads(value)  # numbers and booleans
+        except json.JSONDecodeError:
+            out[key] = value
     return out
 
 

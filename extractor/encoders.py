@@ -23,14 +23,20 @@ class BiLSTMEncoder(nn.Module):
         num_layers: int = 2,
         dropout: float = 0.3,
         bigram_buckets: int = 0,
+        trigram_buckets: int = 0,
         pad_id: int = 0,
+        char_dropout: float = 0.0,
+        unk_id: int = 1,
     ):
         super().__init__()
-        self.pad_id, self.bigram_buckets = pad_id, bigram_buckets
+        self.pad_id, self.unk_id, self.bigram_buckets = pad_id, unk_id, bigram_buckets
+        self.char_dropout = char_dropout
         self.char_embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         # Chinese words are mostly two characters: a hashed bigram table adds word cues with no lexicon.
         self.bigram_embed = nn.Embedding(bigram_buckets, embed_dim) if bigram_buckets else None
-        in_dim = embed_dim * (2 if bigram_buckets else 1)
+        self.trigram_buckets = trigram_buckets
+        self.trigram_embed = nn.Embedding(trigram_buckets, embed_dim) if trigram_buckets else None
+        in_dim = embed_dim * (1 + bool(bigram_buckets) + bool(trigram_buckets))
         self.dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(
             in_dim, hidden_size, num_layers, batch_first=True, bidirectional=True,
@@ -38,14 +44,26 @@ class BiLSTMEncoder(nn.Module):
         )
         self.hidden_size = 2 * hidden_size
 
-    def bigram_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
-        nxt = torch.cat([input_ids[:, 1:], torch.full_like(input_ids[:, :1], self.pad_id)], dim=1)
-        return (input_ids * 1_000_003 + nxt) % self.bigram_buckets
+    def _shift(self, ids: torch.Tensor, k: int) -> torch.Tensor:
+        return torch.cat([ids[:, k:], torch.full_like(ids[:, :k], self.pad_id)], dim=1)
+
+    def bigram_ids(self, input_ids: torch.Tensor) -> torch.Tensor:  # (c_i, c_{i+1}) hashed
+        return (input_ids * 1_000_003 + self._shift(input_ids, 1)) % self.bigram_buckets
+
+    def trigram_ids(self, input_ids: torch.Tensor) -> torch.Tensor:  # (c_{i-1}, c_i, c_{i+1}) hashed
+        prev = torch.cat([torch.full_like(input_ids[:, :1], self.pad_id), input_ids[:, :-1]], dim=1)
+        return ((prev * 1_000_003 + input_ids) * 1_000_033 + self._shift(input_ids, 1)) % self.trigram_buckets
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.training and self.char_dropout > 0:
+            # Unseen names and companies at test time look like [UNK]: show the model some in training.
+            drop = (torch.rand_like(input_ids, dtype=torch.float) < self.char_dropout) & attention_mask.bool()
+            input_ids = input_ids.masked_fill(drop, self.unk_id)
         x = self.char_embed(input_ids)
         if self.bigram_embed is not None:
             x = torch.cat([x, self.bigram_embed(self.bigram_ids(input_ids))], dim=-1)
+        if self.trigram_embed is not None:
+            x = torch.cat([x, self.trigram_embed(self.trigram_ids(input_ids))], dim=-1)
         x = self.dropout(x)
         lengths = attention_mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

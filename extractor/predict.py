@@ -60,4 +60,14 @@ class Predictor:
             for w, found in zip(batch, decode(scores, self.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels
-        return [to_entities(s, enc.offsets, labels) for s, enc in zip(spans, encoded)]
+        entities = [to_entities(s, enc.offsets, labels) for s, enc in zip(spans, encoded)]
+        return entities if self.loaded.schema.nested else [non_overlapping(e) for e in entities]
+
+
+def non_overlapping(entities: list[Entity]) -> list[Entity]:
+    """For flat schemas: keep the best-scoring spans that overlap no better one."""
+    kept: list[Entity] = []
+    for e in sorted(entities, key=lambda e: -(e.score or 0.0)):
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: (e.start, e.end))

@@ -41,6 +41,7 @@ class Schema:
     name: str
     labels: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
+    nested: bool = True  # False for flat corpora: overlapping predictions are resolved by score
     source: Optional[str] = None  # the YAML text, kept so a model directory can carry it
 
     @property
@@ -63,7 +64,10 @@ class Schema:
         fields = tuple(
             _parse_field(name, spec or {}, labels, where) for name, spec in (raw.get("fields") or {}).items()
         )
-        return cls(str(raw.get("name", Path(where).stem)), tuple(labels), fields, text)
+        nested = raw.get("nested", True)
+        if not isinstance(nested, bool):
+            raise SchemaError(f"{where}: 'nested' must be true or false")
+        return cls(str(raw.get("name", Path(where).stem)), tuple(labels), fields, nested, text)
 
     @classmethod
     def load(cls, path: str | Path) -> "Schema":

@@ -28,7 +28,8 @@ from .windows import Window, collate, encode_document, make_windows
 log = logging.getLogger(__name__)
 
 SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
-BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets"}
+BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets", "trigram_buckets",
+                  "char_dropout"}
 
 
 @dataclass
@@ -90,7 +91,8 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
         config["tokenizer"] = "char"
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
-                    "num_layers": 2, "dropout": 0.3, "bigram_buckets": 50_000, "pad_id": tokenizer.pad_id}
+                    "num_layers": 2, "dropout": 0.3, "bigram_buckets": 50_000, "char_dropout": 0.0,
+                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
                 raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
@@ -196,9 +198,12 @@ def train(
         groups.append({"params": [p for n, p in named if not decay(n)], "lr": lr, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups)
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warmup = max(1, int(total * cfg.warmup))
-    schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
+    plan = {"total": steps_per_epoch * cfg.epochs}  # re-planned when a time budget allows fewer epochs
+    warmup = max(1, int(plan["total"] * cfg.warmup))
+
+    def schedule(step: int) -> float:  # linear warmup, then linear decay to 0 at the planned end
+        return min((step + 1) / warmup, max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup)))
+
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     history, best, best_epoch, stale = [], -1.0, 0, 0
@@ -243,10 +248,14 @@ def train(
         if stale >= cfg.patience:
             log.info("early stop: no dev improvement for %d epochs", stale)
             break
-        if cfg.max_minutes is not None and elapsed * (epoch + 1) / epoch > cfg.max_minutes:
-            # The next epoch (at the mean pace so far) would end past the budget: stop within it.
-            log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
-            break
+        if cfg.max_minutes is not None:
+            if elapsed * (epoch + 1) / epoch > cfg.max_minutes:
+                # The next epoch (at the mean pace so far) would end past the budget: stop within it.
+                log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
+                break
+            # Decay the learning rate to zero by the last epoch that fits, not by an epoch never reached.
+            fits = max(epoch + 1, int(cfg.max_minutes / (elapsed / epoch)))
+            plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_epoch, "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 3),

@@ -166,3 +166,9 @@ def test_clear_errors_for_bad_inputs(data, tmp_path):
     result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "z",
                     "--encoder-option", "num_hidden_layers=2")
     assert result.exit_code == 1 and "num_hidden_layers" in result.output and "hidden_size" in result.output
+
+
+def test_time_budget_stops_before_an_epoch_that_would_not_fit(data, tmp_path):
+    summary = train(data, tmp_path / "budget", "--epochs", 5, "--max-minutes", 0.0001, *options(TINY_BILSTM))
+    history = json.loads((tmp_path / "budget" / "metrics.json").read_text())["history"]
+    assert len(history) == 1 and summary["best_epoch"] == 1

@@ -89,3 +89,10 @@ def test_markers_are_added_and_never_become_spans():
     assert w.gold == [(0, 2, 3)]
     spans = window_to_doc_spans(w, [(0, 0, 0, 1.0), (0, 2, 3, 1.0), (0, 7, 7, 1.0)], len(enc.ids))
     assert spans == [(0, 1, 2, 1.0)]
+
+
+def test_flat_schemas_resolve_overlaps_by_score():
+    from extractor.predict import non_overlapping
+
+    spans = [Entity(0, 4, "ORG", 3.0), Entity(2, 6, "ORG", 5.0), Entity(6, 8, "EDU", 0.5), Entity(0, 2, "EDU", 1.0)]
+    assert non_overlapping(spans) == [Entity(0, 2, "EDU", 1.0), Entity(2, 6, "ORG", 5.0), Entity(6, 8, "EDU", 0.5)]
