@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .documents import Document
@@ -53,6 +54,7 @@ class TrainConfig:
     max_span_len: Optional[int] = None
     max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
     min_char_freq: int = 1
+    ema: Optional[float] = 0.99  # evaluate and save an exponential moving average of the weights; None: off
     encoder_options: dict = field(default_factory=dict)
 
     def default_lrs(self) -> tuple[float, float]:
@@ -206,7 +208,11 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
-    history, best, best_epoch, stale = [], -1.0, 0, 0
+    # The averaged weights are what gets evaluated and saved: smoother than any single step's.
+    ema = AveragedModel(loaded.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
+    scored = LoadedModel(ema.module, loaded.tokenizer, loaded.config, loaded.schema) if ema else loaded
+
+    history, best, best_epoch, stale = [], float("-inf"), 0, 0
     started = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         loaded.model.train()
@@ -220,11 +226,13 @@ def train(
             torch.nn.utils.clip_grad_norm_(loaded.model.parameters(), cfg.clip)
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(loaded.model)
             total_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.4f}")
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
-        dev = evaluate_model(loaded, dev_docs) if dev_docs else None
+        dev = evaluate_model(scored, dev_docs) if dev_docs else None
         row = {
             "epoch": epoch,
             "loss": round(total_loss / max(1, len(batches)), 6),
@@ -241,7 +249,7 @@ def train(
         if improved:
             best, best_epoch, stale = score, epoch, 0
             metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
-            save_model(out_dir, loaded, metrics)
+            save_model(out_dir, scored, metrics)
         else:
             stale += 1
         elapsed = (time.perf_counter() - started) / 60
@@ -249,12 +257,14 @@ def train(
             log.info("early stop: no dev improvement for %d epochs", stale)
             break
         if cfg.max_minutes is not None:
-            if elapsed * (epoch + 1) / epoch > cfg.max_minutes:
-                # The next epoch (at the mean pace so far) would end past the budget: stop within it.
+            # The latest epoch (with its evaluation) predicts the next one best: the pace of a shared
+            # machine drifts, and a slow first epoch should not shrink the whole plan.
+            pace = (time.perf_counter() - t0) / 60
+            if elapsed + pace > cfg.max_minutes:
                 log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
                 break
             # Decay the learning rate to zero by the last epoch that fits, not by an epoch never reached.
-            fits = max(epoch + 1, int(cfg.max_minutes / (elapsed / epoch)))
+            fits = epoch + max(1, int((cfg.max_minutes - elapsed) / pace))
             plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_epoch, "history": history,

@@ -37,7 +37,7 @@ def train(data, out, *extra):
     result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--dev", data / "dev.parquet",
                     "--out", out, "--max-tokens", 64, "--stride", 48, "--seed", 3, *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_predict_writes_jsonl_parquet_and_csv(bilstm_model, data, tmp_path):
     for name in ("pred.jsonl", "pred.parquet", "pred.csv"):
         result = invoke("predict", "--model", bilstm_model, "--input", data / "dev.parquet", "--output", tmp_path / name)
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output.strip().splitlines()[-1])["documents"] == 12
+        assert json.loads(result.stdout.strip().splitlines()[-1])["documents"] == 12
     rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and set(rows[0]) == {"doc_id", "entities", "fields"}
     assert set(rows[0]["fields"]) == {"education", "industry", "major"}
@@ -166,6 +166,15 @@ def test_clear_errors_for_bad_inputs(data, tmp_path):
     result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "z",
                     "--encoder-option", "num_hidden_layers=2")
     assert result.exit_code == 1 and "num_hidden_layers" in result.output and "hidden_size" in result.output
+
+
+def test_training_without_dev_keeps_the_lowest_loss_epoch(data, tmp_path):
+    result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "nodev",
+                    "--max-tokens", 64, "--stride", 48, "--epochs", 2, *options(TINY_BILSTM))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "nodev" / "metrics.json").read_text())
+    losses = [row["loss"] for row in metrics["history"]]
+    assert metrics["best_epoch"] == 1 + losses.index(min(losses)) and metrics["dev"] is None
 
 
 def test_time_budget_stops_before_an_epoch_that_would_not_fit(data, tmp_path):
