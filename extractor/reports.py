@@ -77,14 +77,20 @@ def compare(current: dict, previous: Optional[dict], max_f1_drop: float) -> list
     return drops
 
 
-def write_report(report: dict, directory: str | Path, max_f1_drop: float) -> tuple[dict[str, Path], list[dict]]:
-    """Write report-<stamp>.{json,csv,md,html} and latest.json; returns the paths and the regressions."""
+def write_report(report: dict, directory: str | Path, max_f1_drop: float,
+                 min_docs: int = 0) -> tuple[dict[str, Path], list[dict]]:
+    """Write report-<stamp>.{json,csv,md,html}; returns the paths and the regressions.
+
+    A report on at least ``min_docs`` documents is compared with ``latest.json`` and becomes the new
+    ``latest.json``; a smaller one is only written.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     latest = directory / "latest.json"
-    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
+    comparable = report["n_docs"] >= min_docs
+    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() and comparable else None
     regressions = compare(report, previous, max_f1_drop)
-    report = dict(report, regressions=regressions, max_f1_drop=max_f1_drop,
+    report = dict(report, regressions=regressions, max_f1_drop=max_f1_drop, compared=comparable,
                   previous=previous.get("created_at") if previous else None)
     stamp = report["created_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
     if report.get("run_id") is not None:
@@ -94,9 +100,10 @@ def write_report(report: dict, directory: str | Path, max_f1_drop: float) -> tup
     paths["csv"].write_text(report_csv(report), encoding="utf-8")
     paths["md"].write_text(report_markdown(report, previous), encoding="utf-8")
     paths["html"].write_text(report_html(report, previous), encoding="utf-8")
-    tmp = latest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(latest)  # the comparison baseline only moves once the whole report is written
+    if comparable:
+        tmp = latest.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(latest)  # the comparison baseline only moves once the whole report is written
     return paths, regressions
 
 

@@ -436,7 +436,8 @@ class Runner:
         summary.report = {"n_docs": report["n_docs"], "doc_exact_match": report["doc_exact_match"],
                           "fields_f1": {k: v["f1"] for k, v in report["fields"].items()}}
         if self.cfg.report.directory:
-            paths, summary.regressions = write_report(report, self.cfg.report.directory, self.cfg.report.max_f1_drop)
+            paths, summary.regressions = write_report(report, self.cfg.report.directory, self.cfg.report.max_f1_drop,
+                                                        self.cfg.report.min_docs)
             summary.outputs.update({f"report_{k}": str(v) for k, v in paths.items()})
         self.last_report = report
 
@@ -476,5 +477,6 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
     paths: dict = {}
     regressions: list = []
     if cfg.report.directory:
-        paths, regressions = write_report(report, cfg.report.directory, cfg.report.max_f1_drop)
+        paths, regressions = write_report(report, cfg.report.directory, cfg.report.max_f1_drop,
+                                          cfg.report.min_docs)
     return report, paths, regressions
