@@ -87,10 +87,12 @@ def run_demo(workdir: Path, schema_path: Path, pipeline: Path = DEFAULT_PIPELINE
     runner = Runner(cfg, full_refresh=full_refresh, progress=progress)
     summary = runner.run()
     report = getattr(runner, "last_report", None)
-    if report is None and cfg.report.directory and (Path(cfg.report.directory) / "latest.json").exists():
+    earlier = sorted(Path(cfg.report.directory).glob("report-*.json"), key=lambda p: p.stat().st_mtime) \
+        if cfg.report.directory else []
+    if report is None and earlier:
         # Nothing changed since the last run: show the last report rather than nothing.
-        log.info("no document changed since the last run; showing the last report")
-        report = json.loads((Path(cfg.report.directory) / "latest.json").read_text(encoding="utf-8"))
+        log.info("no document changed since the last run; showing the last report, %s", earlier[-1])
+        report = json.loads(earlier[-1].read_text(encoding="utf-8"))
     if report is None:
         raise ValueError(f"{pipeline}: the run produced no accuracy report (does the source map gold columns?)")
     print(format_table(report))

@@ -78,6 +78,7 @@ class PipelineConfig:
     predict_batch_size: int = 32  # windows per forward pass
     max_chars: int = 200_000  # longer texts are quarantined as oversize
     max_span_len: Optional[int] = None
+    threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
     max_tokens: Optional[int] = None  # window settings; default: the model's own
     stride: Optional[int] = None
     path: Optional[str] = None
@@ -127,7 +128,7 @@ def load_pipeline(path: str | Path, overrides: Optional[Mapping[str, Any]] = Non
 
 def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "batch_size",
-                          "predict_batch_size", "max_chars", "max_span_len", "window"}
+                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -168,7 +169,7 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
         sinks=tuple(sinks), report=report, batch_size=_positive(raw, "batch_size", 256, where),
         predict_batch_size=_positive(raw, "predict_batch_size", 32, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
-        max_span_len=raw.get("max_span_len"), max_tokens=window.get("max_tokens"), stride=window.get("stride"),
+        max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)), max_tokens=window.get("max_tokens"), stride=window.get("stride"),
         path=where,
     )
     if cfg.max_tokens is not None and cfg.stride is not None and not 0 < cfg.stride < cfg.max_tokens:
