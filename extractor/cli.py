@@ -70,6 +70,8 @@ def main(verbose: bool, threads: Optional[int]) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic announces every plugin and migration context at INFO: only worth seeing with -v.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @main.command("import-conll")

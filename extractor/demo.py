@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -84,6 +85,9 @@ def run_demo(workdir: Path, schema_path: Path, pipeline: Path = DEFAULT_PIPELINE
     prepare_demo(workdir, schema_path, n_train, n_dev, n_nightly, epochs, max_minutes, seed, progress,
                  encoder_options)
     cfg = load_pipeline(pipeline, variables={"EXTRACTOR_WORKDIR": str(workdir)})
+    if cfg.schema and not Path(cfg.schema).is_absolute() and not Path(cfg.schema).exists():
+        # The shipped pipelines name schemas/... relative to the repository root; the demo may run elsewhere.
+        cfg = replace(cfg, schema=str(ROOT / cfg.schema))
     runner = Runner(cfg, full_refresh=full_refresh, progress=progress)
     summary = runner.run()
     report = getattr(runner, "last_report", None)

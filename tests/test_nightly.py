@@ -204,6 +204,14 @@ def test_new_rules_reprocess_everything(setup_for, tmp_path):
     assert again["n_processed"] == 12 and again["rules_version"] == Schema.load(rules).rules_version
 
 
+def test_sql_source_from_a_query(setup_for):
+    s = setup_for("nightly", "sqlite")
+    s.write_source(nightly_docs(12))
+    out = s.run(**{"source.table": "", "source.query": "SELECT * FROM resumes WHERE doc_id <= 'cv-0005'"})
+    assert (out["n_read"], out["n_processed"]) == (5, 5)
+    assert {r["doc_id"] for r in s.csv_rows()} == {f"cv-{i:04d}" for i in range(1, 6)}
+
+
 def test_stale_values_are_removed_when_a_field_disappears(setup_for):
     s = setup_for("parquet", "sqlite")
     docs = nightly_docs(12)
@@ -295,6 +303,31 @@ def test_report_files_and_regression_exit_code(setup_for, tmp_path):
     latest.write_text(json.dumps(previous), encoding="utf-8")
     dropped = CliRunner().invoke(main, args, env=env)
     assert dropped.exit_code == 4 and "major F1 dropped" in dropped.output
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_db_commands_upgrade_downgrade_and_report_the_revision(tmp_path, backend, request):
+    url = request.getfixturevalue("pg_database") if backend == "postgresql" else f"sqlite:///{tmp_path / 'x.db'}"
+
+    def db_cli(*args):
+        result = CliRunner().invoke(main, ["db", *args, "--url", url], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    assert db_cli("current") == {"url": url, "revision": None, "head": "0001"}
+    assert db_cli("upgrade")["revision"] == "0001"
+    with create_engine(url).connect() as conn:
+        from sqlalchemy import inspect
+
+        assert {"extractor_runs", "extractor_field_values", "extractor_quarantine",
+                "extractor_processed_documents"} <= set(inspect(conn).get_table_names())
+    assert db_cli("downgrade", "--revision", "base")["revision"] is None
+    with create_engine(url).connect() as conn:
+        from sqlalchemy import inspect
+
+        assert not any(t.startswith("extractor_") for t in inspect(conn).get_table_names())
+    bad = CliRunner().invoke(main, ["db", "current", "--url", "postgresql+psycopg://nobody@127.0.0.1:1/x"])
+    assert bad.exit_code == 3 and "cannot connect" in bad.output
 
 
 KILLABLE = """
