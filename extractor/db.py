@@ -107,6 +107,17 @@ def make_engine(url: str) -> Engine:
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise DatabaseError(f"{safe_url(url)}: no driver for this database ({exc}); "
                             "for PostgreSQL install psycopg (pip install 'psycopg[binary]')") from None
+    if parsed.get_backend_name() == "sqlite":
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_wal(dbapi_conn, _record) -> None:
+            # WAL: the source cursor that streams all night does not block the batch commits, even when
+            # source and results share one SQLite file; writers wait for each other instead of failing.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
     return engine
 
 

@@ -220,7 +220,10 @@ class Runner:
         from tqdm.auto import tqdm
 
         batch: list[SourceRecord] = []
-        with tqdm(self._records(), desc=f"run {self.cfg.name}", unit="doc", total=self.limit,
+        total = self.source.total
+        if self.limit is not None:
+            total = min(total, self.limit) if total is not None else self.limit
+        with tqdm(self._records(), desc=f"run {self.cfg.name}", unit="doc", total=total,
                   disable=not self.progress) as bar:
             for rec in bar:
                 batch.append(rec)

@@ -62,8 +62,11 @@ class ParquetSource:
         self.files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
         if not self.files:
             raise SourceError(f"{path}: directory holds no *.parquet files")
+        self.total = 0  # rows, from the files' metadata: the progress bar's length
         for f in self.files:  # fail before anything is written, not halfway through the night
-            _check_columns(self._open(f).schema_arrow.names, columns, str(f))
+            pf = self._open(f)
+            _check_columns(pf.schema_arrow.names, columns, str(f))
+            self.total += pf.metadata.num_rows
 
     def _open(self, f: Path):
         import pyarrow as pa
@@ -100,6 +103,7 @@ class SqlSource:
         from sqlalchemy import exc as sa_exc, inspect
 
         self.url, self.table, self.query, self.columns, self.batch_rows = url, table, query, columns, batch_rows
+        self.total: Optional[int] = None  # unknown without a COUNT(*), which can cost as much as the read
         self.engine = make_engine(url)
         try:
             if table:
