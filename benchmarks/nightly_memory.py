@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource  # noqa: F401  (used in the child)
 import shutil
 import subprocess
 import sys

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -409,9 +409,11 @@ class Runner:
                 if kind == "parquet":
                     w.write_table(table)
 
+        from tqdm.auto import tqdm
+
         n = 0
         try:
-            for row in self.wide_rows():
+            for row in tqdm(self.wide_rows(), desc="write sinks", unit="doc", disable=not self.progress):
                 n += 1
                 for kind, w in writers:
                     if kind == "csv":
