@@ -147,6 +147,9 @@ def _first_line(exc: BaseException) -> str:
 def alembic_config(url: str):
     from alembic.config import Config
 
+    if not (MIGRATIONS_DIR / "env.py").exists():
+        raise DatabaseError(f"{MIGRATIONS_DIR}: migrations not found; install the package from its repository "
+                            "(pip install -e .), which keeps migrations/ beside extractor/")
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Alembic's config is an INI file: '%' must be doubled.
