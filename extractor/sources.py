@@ -102,7 +102,17 @@ class SqlSource:
                  batch_rows: int = READ_BATCH_ROWS):
         from sqlalchemy import exc as sa_exc, inspect
 
+        from sqlalchemy.engine import make_url
+
         self.url, self.table, self.query, self.columns, self.batch_rows = url, table, query, columns, batch_rows
+        try:
+            parsed = make_url(url)
+        except sa_exc.ArgumentError as exc:
+            raise SourceError(f"not a database URL: {url!r} ({exc})") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not Path(parsed.database).exists():
+            # SQLite would quietly create an empty database: a typo must not read as "no documents".
+            raise SourceError(f"{safe_url(url)}: no such SQLite database file")
         self.total: Optional[int] = None  # unknown without a COUNT(*), which can cost as much as the read
         self.engine = make_engine(url)
         try:

@@ -269,6 +269,9 @@ def test_clear_errors_and_exit_codes(setup_for, tmp_path):
     assert "cannot connect" in out and "Traceback" not in out
 
     n = setup_for("nightly", "sqlite")
+    assert "no such SQLite database file" in n.run(expect=1)
+    assert not (tmp_path / "resumes.db").exists()
+    n.write_source(nightly_docs(2))
     out = n.run(expect=1, **{"source.table": "no_such_table"})
     assert "no table 'no_such_table'" in out
 
