@@ -22,6 +22,8 @@ setup(
         "sqlalchemy>=2.0",
         "alembic>=1.12",
         "pyyaml>=6.0",
+        # PostgreSQL sources and sinks (SQLite needs nothing extra).
+        "psycopg[binary]>=3.1",
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["extractor=extractor.cli:main"]},

@@ -1,7 +1,9 @@
 """The ``extractor`` command line.
 
 Exit codes: 0 success; 1 bad input, configuration or model directory (the
-message says which file and what is wrong); 2 bad command-line usage.
+message says which file and what is wrong); 2 bad command-line usage; 3 a
+database cannot be reached or used; 4 an accuracy report shows a field F1 drop
+beyond the pipeline's threshold (everything was still written).
 """
 from __future__ import annotations
 
@@ -21,16 +23,29 @@ from .schema import SchemaError
 log = logging.getLogger("extractor")
 
 
+EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION = 1, 3, 4
+
+
 def _friendly_errors(fn):
-    """Known failures become one clear line and exit code 1, not a traceback."""
+    """Known failures become one clear line and a documented exit code, not a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from sqlalchemy.exc import OperationalError
+
+        from .db import DatabaseError
+
         try:
             return fn(*args, **kwargs)
         except (DocumentError, SchemaError, FileNotFoundError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_BAD_INPUT)
+        except DatabaseError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_DATABASE)
+        except OperationalError as exc:  # the database went away mid-run; committed batches are kept
+            click.echo(f"error: database failure: {str(exc.orig or exc).strip().splitlines()[0]}", err=True)
+            sys.exit(EXIT_DATABASE)
 
     return wrapper
 
@@ -55,6 +70,8 @@ def main(verbose: bool, threads: Optional[int]) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic announces every plugin and migration context at INFO: only worth seeing with -v.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @main.command("import-conll")
@@ -211,19 +228,144 @@ def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: in
 
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True)
+@click.option("--pipeline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path(__file__).resolve().parent.parent / "pipelines" / "nightly.yaml", show_default=False,
+              help="Pipeline to run on the prepared work directory (default: the bundled pipelines/nightly.yaml).")
 @click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path(__file__).resolve().parent.parent / "schemas" / "resume.yaml", show_default=False,
-              help="Schema (default: the bundled schemas/resume.yaml).")
+              help="Schema the demo model is trained for (default: the bundled schemas/resume.yaml).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-minutes", type=float, default=4.0, show_default=True, help="Training time budget.")
+@click.option("--full-refresh", is_flag=True, help="Reprocess every document even if nothing changed.")
 @_friendly_errors
-def demo(workdir: Path, schema_path: Path, seed: int, max_minutes: float) -> None:
-    """Run the main job end to end on the embedded default (SQLite and bundled sample résumés)."""
+def demo(workdir: Path, pipeline: Path, schema_path: Path, seed: int, max_minutes: float, full_refresh: bool) -> None:
+    """Run the main job end to end on the embedded default.
+
+    Writes sample résumés into WORKDIR/resumes.db (SQLite) and
+    WORKDIR/resumes.parquet, trains the small demo model into WORKDIR/model
+    unless it is there, then runs PIPELINE with EXTRACTOR_WORKDIR=WORKDIR and
+    prints per-field precision/recall/F1 and document exact match.
+    """
     from .demo import run_demo
 
-    metrics = run_demo(workdir, schema_path, seed=seed, max_minutes=max_minutes, progress=_progress())
+    metrics = run_demo(workdir, schema_path, pipeline=pipeline, seed=seed, max_minutes=max_minutes,
+                       progress=_progress(), full_refresh=full_refresh)
     click.echo(json.dumps({"workdir": str(workdir), "doc_exact_match": metrics["doc_exact_match"],
                            "fields_f1": {k: v["f1"] for k, v in metrics["fields"].items()}}))
+
+
+def _load_pipeline(pipeline: Path, settings: tuple[str, ...]):
+    from .pipeline import load_pipeline
+
+    overrides = {}
+    for pair in settings:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set needs KEY=VALUE (e.g. source.url=postgresql+psycopg://...), got {pair!r}")
+        overrides[key] = value
+    return load_pipeline(pipeline, overrides)
+
+
+_SET_HELP = "Override a pipeline setting, e.g. --set database=sqlite:///x.db or --set source.table=cv (repeatable)."
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--full-refresh", is_flag=True, help="Reprocess every document, not only new or changed ones.")
+@click.option("--limit", type=click.IntRange(min=1), help="Read at most N source records.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@_friendly_errors
+def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tuple[str, ...]) -> None:
+    """Run the batch job PIPELINE (a YAML file, e.g. pipelines/nightly.yaml).
+
+    Only documents new or changed since they were last processed (content hash,
+    model version, rules version) are processed unless --full-refresh. Bad
+    records are quarantined and counted, never dropped silently. Prints one line
+    of JSON with the run's counts and outputs.
+    """
+    from .runner import run_pipeline
+
+    cfg = _load_pipeline(pipeline, settings)
+    summary = run_pipeline(cfg, full_refresh=full_refresh, limit=limit, progress=_progress())
+    if summary.report:
+        click.echo("fields F1: " + ", ".join(f"{k} {v * 100:.2f}" for k, v in summary.report["fields_f1"].items())
+                   + f"; document exact match {summary.report['doc_exact_match'] * 100:.2f}%", err=True)
+    click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    _exit_on_regression(summary.regressions)
+
+
+def _exit_on_regression(regressions: list) -> None:
+    if regressions:
+        for r in regressions:
+            click.echo(f"error: {r['field']} F1 dropped from {r['previous_f1']:.4f} to {r['f1']:.4f}", err=True)
+        sys.exit(EXIT_REGRESSION)
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), help="Score at most N source records.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@_friendly_errors
+def report(pipeline: Path, limit: Optional[int], settings: tuple[str, ...]) -> None:
+    """Score PIPELINE's model and rules on its source's gold labels and write the accuracy report.
+
+    JSON (the `evaluate` keys), CSV, Markdown and a self-contained HTML page go
+    to the pipeline's report.directory; exits 4 when a field's F1 dropped more
+    than report.max_f1_drop since the previous report there.
+    """
+    from .metrics import format_table
+    from .runner import evaluate_pipeline
+
+    cfg = _load_pipeline(pipeline, settings)
+    metrics, paths, regressions = evaluate_pipeline(cfg, limit=limit, progress=_progress())
+    click.echo(format_table(metrics), err=True)
+    click.echo(json.dumps({"n_docs": metrics["n_docs"], "doc_exact_match": metrics["doc_exact_match"],
+                           "fields_f1": {k: v["f1"] for k, v in metrics["fields"].items()},
+                           "outputs": {k: str(v) for k, v in paths.items()}, "regressions": regressions},
+                          ensure_ascii=False))
+    _exit_on_regression(regressions)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Manage the runner's database tables (Alembic migrations in migrations/)."""
+
+
+_URL_HELP = "SQLAlchemy URL, e.g. sqlite:///demo/extracted.db or postgresql+psycopg://user@host/db."
+
+
+@db_group.command("upgrade")
+@click.option("--url", required=True, envvar="EXTRACTOR_DB_URL", help=_URL_HELP)
+@click.option("--revision", default="head", show_default=True)
+@_friendly_errors
+def db_upgrade(url: str, revision: str) -> None:
+    """Apply migrations up to REVISION (runs also do this on first use)."""
+    from . import db
+
+    db.upgrade(url, revision)
+    click.echo(json.dumps({"url": db.safe_url(url), "revision": db.current(url)}))
+
+
+@db_group.command("downgrade")
+@click.option("--url", required=True, envvar="EXTRACTOR_DB_URL", help=_URL_HELP)
+@click.option("--revision", required=True, help="Target revision; 'base' drops the runner's tables.")
+@_friendly_errors
+def db_downgrade(url: str, revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from . import db
+
+    db.downgrade(url, revision)
+    click.echo(json.dumps({"url": db.safe_url(url), "revision": db.current(url)}))
+
+
+@db_group.command("current")
+@click.option("--url", required=True, envvar="EXTRACTOR_DB_URL", help=_URL_HELP)
+@_friendly_errors
+def db_current(url: str) -> None:
+    """Print the revision the database is at (null: no runner tables yet) and the newest one."""
+    from . import db
+
+    click.echo(json.dumps({"url": db.safe_url(url), "revision": db.current(url), "head": db.head()}))
 
 
 def _tqdm(iterable, desc: str):

@@ -21,6 +21,7 @@ class FieldValue:
     end: int
     score: Optional[float]
     rule: str
+    code: Optional[str] = None  # e.g. the GB/T 4754 section letter, when the schema gives codes
 
 
 def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
@@ -44,13 +45,34 @@ def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
 
 def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
     out = []
+    seen: set[tuple[int, int]] = set()
     for e in sorted(spans, key=lambda e: (e.start, e.end)):
-        if e.label not in spec.labels:
+        # The same span tagged twice (two labels feeding one field) is one candidate.
+        if e.label not in spec.labels or (e.start, e.end) in seen:
             continue
+        seen.add((e.start, e.end))
         raw = text[e.start : e.end]
         value, rule = normalize(raw, spec.normalize)
         if value:
-            out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score, rule))
+            out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score, rule, spec.codes.get(value)))
+    if not out and spec.derive is not None:
+        out = derived_candidates(text, spans, spec)
+    return out
+
+
+def derived_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
+    """Values inferred from other labels' spans (e.g. industry from employer names), in text order."""
+    assert spec.derive is not None
+    out = []
+    for e in sorted(spans, key=lambda e: (e.start, e.end)):
+        raw = text[e.start : e.end]
+        if e.label not in spec.derive.labels or any(x in raw for x in spec.derive.exclude):
+            continue
+        for needle, value in spec.derive.contains:
+            if needle in raw:
+                out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score,
+                                      f"derived:{e.label}:contains:{needle}", spec.codes.get(value)))
+                break
     return out
 
 

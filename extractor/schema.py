@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import hashlib
+
 import yaml
 
 SELECT_POLICIES = ("first", "highest", "most_confident", "all")
@@ -28,12 +30,27 @@ class Normalizer:
 
 
 @dataclass(frozen=True)
+class DeriveRule:
+    """Fallback when a field has no mention of its own: keyword rules over spans of other labels.
+
+    E.g. industry from employer names (ORG) when no industry (IND) is stated:
+    the first span of ``labels`` whose text contains a keyword gives the value.
+    """
+
+    labels: tuple[str, ...] = ()
+    contains: tuple[tuple[str, str], ...] = ()
+    exclude: tuple[str, ...] = ()  # spans containing one of these are skipped (schools are ORG too)
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     name: str
     labels: tuple[str, ...]
     select: str = "first"
     order: tuple[str, ...] = ()
     normalize: Normalizer = field(default_factory=Normalizer)
+    codes: dict[str, str] = field(default_factory=dict)  # canonical value -> code (e.g. GB/T 4754 section)
+    derive: Optional[DeriveRule] = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,11 @@ class Schema:
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def rules_version(self) -> str:
+        """A digest of the schema text: new rules give a new version, so incremental runs reprocess."""
+        return hashlib.sha256((self.source or "").encode("utf-8")).hexdigest()[:16]
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "<schema>") -> "Schema":
@@ -71,10 +93,33 @@ class Schema:
 
     @classmethod
     def load(cls, path: str | Path) -> "Schema":
+        """Load a schema file; ``extends: other.yaml`` (relative to it) merges this file over another."""
         path = Path(path)
         if not path.exists():
             raise SchemaError(f"{path}: no such schema file")
-        return cls.from_yaml(path.read_text(encoding="utf-8"), str(path))
+        text = path.read_text(encoding="utf-8")
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SchemaError(f"{path}: not valid YAML: {exc}") from None
+        if isinstance(raw, dict) and "extends" in raw:
+            base_path = path.parent / str(raw.pop("extends"))
+            base = cls.load(base_path)
+            merged = _deep_merge(yaml.safe_load(base.source or "") or {}, raw)
+            merged.setdefault("name", path.stem)
+            # The merged text is what a model directory carries and what the rules version hashes.
+            text = yaml.safe_dump(merged, allow_unicode=True, sort_keys=False)
+        return cls.from_yaml(text, str(path))
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _required(raw: dict, key: str, where: str) -> Any:
@@ -102,4 +147,17 @@ def _parse_field(name: str, spec: dict, labels: list[str], where: str) -> FieldS
         tuple(norm.get("strip_suffixes") or ()),
         contains,
     )
-    return FieldSpec(name, tuple(field_labels), select, order, normalizer)
+    codes = {str(k): str(v) for k, v in (spec.get("codes") or {}).items()}
+    derive = None
+    if spec.get("derive"):
+        d = spec["derive"]
+        d_labels = tuple(d.get("labels") or ())
+        unknown = [x for x in d_labels if x not in labels]
+        if not d_labels or unknown:
+            raise SchemaError(f"{here}: derive.labels must name schema labels; unknown: {unknown}")
+        pairs = d.get("contains") or []
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
+            raise SchemaError(f"{here}: derive.contains must be a list of [keyword, value] pairs")
+        derive = DeriveRule(d_labels, tuple((str(a), str(b)) for a, b in pairs),
+                            tuple(str(x) for x in d.get("exclude") or ()))
+    return FieldSpec(name, tuple(field_labels), select, order, normalizer, codes, derive)

@@ -1,0 +1,150 @@
+"""Post-processing rules (schemas/*.yaml as data), pipeline files and record checks: no model needed."""
+import pytest
+
+from extractor.documents import Entity
+from extractor.fields import extract_fields, field_strings
+from extractor.pipeline import PipelineError, load_pipeline
+from extractor.runner import check_record
+from extractor.sample import GBT4754_SECTIONS
+from extractor.schema import Schema, SchemaError
+from extractor.sources import SourceRecord
+
+from conftest import ROOT
+
+NIGHTLY = ROOT / "schemas" / "resume_nightly.yaml"
+
+
+@pytest.fixture(scope="module")
+def rules() -> Schema:
+    return Schema.load(NIGHTLY)
+
+
+def one(text, rules, label, field):
+    values = extract_fields(text, [Entity(0, len(text), label)], rules)[field]
+    return values[0] if values else None
+
+
+@pytest.mark.parametrize("surface,level", [
+    ("本科学历", "本科"), ("大学本科", "本科"), ("学士学位", "本科"), ("统招本科", "本科"), ("专科学历", "大专"),
+    ("硕士研究生", "硕士"), ("MBA", "硕士"), ("EMBA", "硕士"), ("工商管理硕士", "硕士"), ("博士学位", "博士"),
+    ("职高", "中专"), ("高中毕业", "高中"),
+])
+def test_education_surface_forms_map_to_levels(rules, surface, level):
+    assert one(surface, rules, "EDU", "education").value == level
+
+
+def test_education_keeps_the_highest_level_with_its_span(rules):
+    text = "2010年本科毕业，2016年获博士学位，中间读过MBA"
+    at = {s: text.index(s) for s in ("本科", "博士学位", "MBA")}
+    spans = [Entity(at[s], at[s] + len(s), "EDU", score) for s, score in (("本科", 0.9), ("博士学位", 0.4), ("MBA", 0.8))]
+    (value,) = extract_fields(text, spans, rules)["education"]
+    b = at["博士学位"]
+    assert (value.value, value.raw, value.start, value.end, value.score) == ("博士", "博士学位", b, b + 4, 0.4)
+    assert value.rule == "contains:博士"  # the name of the rule that produced the value is kept
+
+
+def test_major_suffixes_and_aliases(rules):
+    v = one("计算机专业", rules, "PRO", "major")
+    assert (v.value, v.rule) == ("计算机科学与技术", "strip+map")
+    assert one("金融学专业", rules, "PRO", "major").value == "金融学"
+    assert one("会计", rules, "PRO", "major").value == "会计学"
+
+
+def test_every_gbt4754_section_has_its_code(rules):
+    codes = next(f for f in rules.fields if f.name == "industry").codes
+    assert set(codes) == set(GBT4754_SECTIONS)
+    assert sorted(codes.values()) == [chr(c) for c in range(ord("A"), ord("T") + 1)]
+    v = one("互联网行业", rules, "IND", "industry")
+    assert (v.value, v.code) == ("信息传输、软件和信息技术服务业", "I")
+
+
+def test_industry_is_derived_from_the_employer_when_none_is_stated(rules):
+    text = "毕业于北京大学，2018年加入招商银行任客户经理"
+    school, bank = text.index("北京大学"), text.index("招商银行")
+    spans = [Entity(school, school + 4, "ORG", 0.9), Entity(bank, bank + 4, "ORG", 0.7)]
+    (v,) = extract_fields(text, spans, rules)["industry"]
+    # The school is skipped; the bank gives the section, and the value keeps the span it came from.
+    assert (v.value, v.code, v.raw, v.start, v.end, v.score) == ("金融业", "J", "招商银行", bank, bank + 4, 0.7)
+    assert v.rule == "derived:ORG:contains:银行"
+
+
+def test_a_stated_industry_wins_over_the_employer(rules):
+    text = "招商银行（互联网）"
+    spans = [Entity(0, 4, "ORG"), Entity(5, 8, "IND")]
+    (v,) = extract_fields(text, spans, rules)["industry"]
+    assert v.value == "信息传输、软件和信息技术服务业" and not v.rule.startswith("derived")
+
+
+def test_product_schema_does_not_derive(resume_schema):
+    # The generator's gold fields come from resume.yaml: no mention there still means no industry.
+    assert field_strings("招商银行", [Entity(0, 4, "ORG")], resume_schema)["industry"] is None
+
+
+def test_the_same_span_twice_is_one_value():
+    schema = Schema.from_yaml("labels: [A, B]\nfields:\n  f: {labels: [A, B], select: all}\n")
+    values = extract_fields("本科", [Entity(0, 2, "A"), Entity(0, 2, "B")], schema)["f"]
+    assert len(values) == 1
+
+
+def test_rules_version_follows_the_rules_text(tmp_path, rules, resume_schema):
+    assert rules.rules_version != resume_schema.rules_version and len(rules.rules_version) == 16
+    (tmp_path / "base.yaml").write_text((ROOT / "schemas" / "resume.yaml").read_text(encoding="utf-8"),
+                                        encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nfields:\n  major: {select: all}\n", encoding="utf-8")
+    first = Schema.load(child)
+    assert next(f for f in first.fields if f.name == "major").select == "all"
+    assert next(f for f in first.fields if f.name == "education").select == "highest"  # inherited
+    child.write_text("extends: base.yaml\nfields:\n  major: {select: first}\n", encoding="utf-8")
+    assert Schema.load(child).rules_version != first.rules_version
+
+
+def test_bad_derive_rule_is_rejected():
+    with pytest.raises(SchemaError, match="derive.labels"):
+        Schema.from_yaml("labels: [A]\nfields:\n  f: {labels: [A], derive: {labels: [Z], contains: []}}\n")
+
+
+def test_pipeline_variables_and_overrides(tmp_path):
+    cfg = load_pipeline(ROOT / "pipelines" / "nightly.yaml", {"batch_size": "7", "source.table": "cv"},
+                        variables={"EXTRACTOR_WORKDIR": "/data/x"})
+    assert cfg.source.url == "sqlite:////data/x/resumes.db" and cfg.source.table == "cv" and cfg.batch_size == 7
+    assert cfg.model == "/data/x/model" and cfg.sinks[0].type == "csv"
+    parquet = load_pipeline(ROOT / "pipelines" / "parquet.yaml", variables={"EXTRACTOR_WORKDIR": "w"})
+    assert parquet.source.type == "parquet" and {s.type for s in parquet.sinks} == {"csv", "parquet"}
+
+
+@pytest.mark.parametrize("text,error", [
+    ("source: {type: parquet, path: x}\nmodel: m\n", "missing required key 'database'"),
+    ("source: {type: ftp}\nmodel: m\ndatabase: sqlite://\n", "source.type"),
+    ("source: {type: sql, url: 'sqlite://'}\nmodel: m\ndatabase: sqlite://\n", "exactly one of"),
+    ("source: {type: parquet, path: '${NOPE_NOT_SET}'}\nmodel: m\ndatabase: sqlite://\n", "unset variables"),
+    ("source: {type: parquet, path: x}\nmodel: m\ndatabase: sqlite://\nbatch_size: 0\n", "batch_size"),
+    ("source: {type: parquet, path: x, columns: {txt: a}}\nmodel: m\ndatabase: sqlite://\n", "unknown keys"),
+])
+def test_pipeline_errors_name_the_problem(tmp_path, text, error):
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PipelineError, match=error):
+        load_pipeline(path)
+
+
+@pytest.mark.parametrize("doc_id,text,reason", [
+    ("a", None, "null_text"), ("a", "", "empty_text"), ("a", "  \n", "empty_text"), ("a", 42, "non_string_text"),
+    ("a", "x" * 101, "oversize"), ("a", "本科\ufffd", "undecodable"), ("a", "本科\ud800", "undecodable"),
+    ("a", b"\xff\xfe", "undecodable"), (None, "本科", "missing_id"), ("", "本科", "missing_id"),
+    (1.5, "本科", "bad_id"),
+])
+def test_bad_records_are_quarantined_with_a_reason(doc_id, text, reason):
+    checked = check_record(SourceRecord(3, doc_id, text), max_chars=100, gold_configured=False)
+    assert checked.reason == reason and checked.position == 3 and checked.detail
+
+
+def test_good_records_become_documents():
+    doc = check_record(SourceRecord(0, 17, "本科".encode()), max_chars=100, gold_configured=False)
+    assert (doc.doc_id, doc.text) == ("17", "本科")
+    gold = check_record(SourceRecord(0, "g", "本科", gold_entities='[{"start": 0, "end": 2, "label": "EDU"}]'),
+                        max_chars=100, gold_configured=True)
+    assert gold.entities == [Entity(0, 2, "EDU")]
+    bad = check_record(SourceRecord(0, "g", "本科", gold_entities='[{"start": 0, "end": 9, "label": "EDU"}]'),
+                       max_chars=100, gold_configured=True)
+    assert bad.reason == "bad_gold"
