@@ -36,7 +36,7 @@ accuracy: install
 	for enc in $(ENCODERS); do for head in $(HEADS); do \
 	  $(BIN)/extractor $(if $(THREADS),--threads $(THREADS)) train --schema schemas/resume_ner.yaml \
 	    --train $(BENCH_DIR)/train.jsonl --dev $(BENCH_DIR)/dev.jsonl --out $(BENCH_DIR)/$$enc-$$head \
-	    --encoder $$enc --head $$head --epochs 60 --patience 8 --max-minutes $(BUDGET) && \
+	    --encoder $$enc --head $$head --epochs 40 --patience 40 --max-minutes $(BUDGET) && \
 	  $(BIN)/extractor evaluate --model $(BENCH_DIR)/$$enc-$$head --gold $(BENCH_DIR)/dev.jsonl \
 	    --output $(BENCH_DIR)/$$enc-$$head.metrics.json || exit 1; done; done
 

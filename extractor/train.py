@@ -2,6 +2,7 @@
 clipping, dev evaluation each epoch, early stopping, best checkpoint kept."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .documents import Document
@@ -65,6 +65,33 @@ class TrainConfig:
         else:
             base = 3e-5  # fine-tuning pretrained weights
         return self.lr or base, self.head_lr or (self.lr or max(base, 1e-3))
+
+
+class WeightEMA:
+    """Exponential moving average of the weights, bias-corrected like Adam's moments.
+
+    avg_t = sum_k (1 - d) d^{t-k} w_k / (1 - d^t): from the first step it is an average of
+    trained weights, never a blend with the random initialisation, so short runs benefit too.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.module = copy.deepcopy(model)
+        self.decay, self.steps = decay, 0
+        self.sums = [torch.zeros_like(p) for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.steps += 1
+        torch._foreach_mul_(self.sums, self.decay)
+        torch._foreach_add_(self.sums, [p.detach() for p in model.parameters()], alpha=1 - self.decay)
+
+    @torch.no_grad()
+    def materialize(self) -> torch.nn.Module:
+        """Write the averaged weights into ``self.module`` (before evaluating or saving it)."""
+        correction = 1 - self.decay ** max(1, self.steps)
+        for avg, total in zip(self.module.parameters(), self.sums):
+            avg.copy_(total / correction)
+        return self.module
 
 
 def seed_everything(seed: int) -> None:
@@ -209,7 +236,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     # The averaged weights are what gets evaluated and saved: smoother than any single step's.
-    ema = AveragedModel(loaded.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
+    ema = WeightEMA(loaded.model, cfg.ema) if cfg.ema else None
     scored = LoadedModel(ema.module, loaded.tokenizer, loaded.config, loaded.schema) if ema else loaded
 
     history, best, best_epoch, stale = [], float("-inf"), 0, 0
@@ -227,11 +254,13 @@ def train(
             optimizer.step()
             scheduler.step()
             if ema is not None:
-                ema.update_parameters(loaded.model)
+                ema.update(loaded.model)
             total_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.4f}")
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
+        if ema is not None:
+            ema.materialize()
         dev = evaluate_model(scored, dev_docs) if dev_docs else None
         row = {
             "epoch": epoch,

@@ -128,3 +128,19 @@ def test_training_the_head_learns_nested_gold_spans():
         loss.backward()
         opt.step()
     assert sorted((a, i, j) for a, i, j, _ in decode(head(h, mask))[0]) == sorted(gold[0])
+
+
+def test_weight_ema_is_bias_corrected_and_tracks_a_constant():
+    from extractor.train import WeightEMA
+
+    model = torch.nn.Linear(2, 1)
+    ema = WeightEMA(model, decay=0.99)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model)
+    assert torch.allclose(ema.materialize().weight, torch.full((1, 2), 3.0))  # no pull towards the init
+    with torch.no_grad():
+        model.weight.fill_(5.0)
+    ema.update(model)
+    expected = (0.99 * 0.01 * 3.0 + 0.01 * 5.0) / (1 - 0.99**2)
+    assert torch.allclose(ema.materialize().weight, torch.full((1, 2), expected))
