@@ -120,7 +120,7 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
         config["tokenizer"] = "char"
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
-                    "num_layers": 2, "dropout": 0.3, "bigram_buckets": 50_000, "char_dropout": 0.0,
+                    "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
                     "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
