@@ -162,7 +162,7 @@ def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainCo
     for n, doc in enumerate(docs):
         enc = encode_document(doc, loaded.tokenizer, index)
         unaligned += enc.unaligned
-        windows.extend(w for w in make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride) if len(w.input_ids))
+        windows.extend(make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride))
     if unaligned:
         log.warning("%d gold entities cover no token (whitespace only?) and were left out of training", unaligned)
     return windows
@@ -239,7 +239,7 @@ def train(
     ema = WeightEMA(loaded.model, cfg.ema) if cfg.ema else None
     scored = LoadedModel(ema.module, loaded.tokenizer, loaded.config, loaded.schema) if ema else loaded
 
-    history, best, best_epoch, stale = [], float("-inf"), 0, 0
+    history, best, best_epoch, best_dev, stale = [], float("-inf"), 0, None, 0
     started = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         loaded.model.train()
@@ -276,7 +276,7 @@ def train(
         log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
                  f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
         if improved:
-            best, best_epoch, stale = score, epoch, 0
+            best, best_epoch, best_dev, stale = score, epoch, dev, 0
             metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
             save_model(out_dir, scored, metrics)
         else:
@@ -296,13 +296,10 @@ def train(
             fits = epoch + max(1, int((cfg.max_minutes - elapsed) / pace))
             plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
     metrics = {
-        "config": asdict(cfg), "best_epoch": best_epoch, "history": history,
+        "config": asdict(cfg), "best_epoch": best_epoch, "dev": best_dev, "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 3),
         "train_windows": len(windows), "train_docs": len(train_docs),
     }
     # Rewrite metrics.json with the whole history; the weights stay those of the best epoch.
-    best_metrics_path = Path(out_dir) / "metrics.json"
-    saved = json.loads(best_metrics_path.read_text(encoding="utf-8"))
-    metrics["dev"] = saved.get("dev")
-    best_metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
     return metrics
