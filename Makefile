@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 DEMO   ?= demo
+# Optional extras installed with the package (.ci/run adds ray).
+EXTRAS ?= test,onnx
 
 .PHONY: install demo test accuracy clean
 
@@ -12,7 +14,7 @@ $(BIN)/extractor: setup.py
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch first; the project's range accepts it, so no CUDA packages follow.
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(BIN)/extractor

@@ -25,6 +25,10 @@ setup(
         # PostgreSQL sources and sinks (SQLite needs nothing extra).
         "psycopg[binary]>=3.1",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # ONNX export and ONNX Runtime inference (`extractor export`, runtime: onnx-int8).
+        "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
+    },
     entry_points={"console_scripts": ["extractor=extractor.cli:main"]},
 )

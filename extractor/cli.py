@@ -368,6 +368,11 @@ def db_current(url: str) -> None:
     click.echo(json.dumps({"url": db.safe_url(url), "revision": db.current(url), "head": db.head()}))
 
 
+@main.group("bench")
+def bench_group() -> None:
+    """Measure speed and accuracy on this machine; figures go to stdout and --json."""
+
+
 def _tqdm(iterable, desc: str):
     from tqdm.auto import tqdm
 
