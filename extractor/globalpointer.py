@@ -26,9 +26,9 @@ def rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     T, d = x.shape[-2], x.shape[-1]
     theta = base ** (-torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d)  # (d/2,)
     angle = torch.arange(T, dtype=torch.float32, device=x.device)[:, None] * theta  # (T, d/2)
-    cos = angle.cos().repeat_interleave(2, dim=-1).to(x.dtype)
-    sin = angle.sin().repeat_interleave(2, dim=-1).to(x.dtype)
-    x_rot = torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).flatten(-2)  # (x0,x1) -> (-x1,x0)
+    angle = torch.stack([angle, angle], dim=-1).reshape(T, d)  # each angle twice: one per pair member
+    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
+    x_rot = torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).reshape(x.shape)  # (x0,x1) -> (-x1,x0)
     return x * cos + x_rot * sin
 
 

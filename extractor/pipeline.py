@@ -81,7 +81,14 @@ class PipelineConfig:
     threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
     max_tokens: Optional[int] = None  # window settings; default: the model's own
     stride: Optional[int] = None
+    runtime: str = "torch"  # torch | torch-int8 | onnx | onnx-int8 (see extractor/runtime.py)
     path: Optional[str] = None
+
+    def predictor_options(self) -> dict:
+        """Keyword arguments for ``Predictor``: every engine (local, Ray) builds its predictor from these."""
+        return {"batch_size": self.predict_batch_size, "max_span_len": self.max_span_len,
+                "threshold": self.threshold, "max_tokens": self.max_tokens, "stride": self.stride,
+                "runtime": self.runtime}
 
 
 def expand(value: Any, variables: Mapping[str, str]) -> Any:
@@ -128,7 +135,7 @@ def load_pipeline(path: str | Path, overrides: Optional[Mapping[str, Any]] = Non
 
 def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "batch_size",
-                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window"}
+                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window", "runtime"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -169,9 +176,14 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
         sinks=tuple(sinks), report=report, batch_size=_positive(raw, "batch_size", 256, where),
         predict_batch_size=_positive(raw, "predict_batch_size", 32, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
-        max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)), max_tokens=window.get("max_tokens"), stride=window.get("stride"),
+        max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)),
+        max_tokens=window.get("max_tokens"), stride=window.get("stride"), runtime=str(raw.get("runtime", "torch")),
         path=where,
     )
+    from .runtime import RUNTIMES
+
+    if cfg.runtime not in RUNTIMES:
+        raise PipelineError(f"{where}: runtime must be one of {', '.join(RUNTIMES)}, got {cfg.runtime!r}")
     if cfg.max_tokens is not None and cfg.stride is not None and not 0 < cfg.stride < cfg.max_tokens:
         raise PipelineError(f"{where}: window.stride must be between 0 and window.max_tokens")
     return cfg

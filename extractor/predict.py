@@ -1,18 +1,25 @@
 """Documents in, entity spans out: windows -> model -> spans -> merged per document."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import torch
 
 from .documents import Document, Entity
 from .globalpointer import decode
-from .model import LoadedModel
+from .model import LoadedModel, load_model
+from .runtime import load_runtime
 from .windows import Window, collate, encode_document, make_windows, to_entities, window_to_doc_spans
 
 
 class Predictor:
-    """Streams documents through a model in length-sorted batches; output keeps input order."""
+    """Streams documents through a model in length-sorted batches; output keeps input order.
+
+    ``runtime`` picks what runs the network: ``torch`` (fp32), ``torch-int8`` (dynamic int8
+    quantisation of the linear and LSTM layers), ``onnx`` or ``onnx-int8`` (ONNX Runtime on the
+    files ``extractor export`` wrote into the model directory). Decoding is the same for all.
+    """
 
     def __init__(
         self,
@@ -21,6 +28,9 @@ class Predictor:
         max_span_len: Optional[int] = None,
         threshold: float = 0.0,
         chunk_docs: int = 512,
+        max_tokens: Optional[int] = None,
+        stride: Optional[int] = None,
+        runtime: str = "torch",
     ):
         self.loaded = loaded
         self.batch_size = batch_size
@@ -28,8 +38,16 @@ class Predictor:
         self.threshold = threshold
         self.chunk_docs = chunk_docs
         window = loaded.config["window"]
-        self.max_tokens, self.stride = window["max_tokens"], window["stride"]
+        self.max_tokens = max_tokens if max_tokens is not None else window["max_tokens"]
+        self.stride = stride if stride is not None else window["stride"]
+        self.runtime = runtime
+        self.forward = load_runtime(loaded, runtime)
         self.windows_made = 0
+
+    @classmethod
+    def from_directory(cls, model_dir: str | Path, **options: Any) -> "Predictor":
+        """Load the model in ``model_dir`` and wrap it; ``options`` are this class's keyword arguments."""
+        return cls(load_model(model_dir), **options)
 
     def predict(self, docs: Iterable[Document]) -> Iterator[tuple[Document, list[Entity]]]:
         chunk: list[Document] = []
@@ -44,8 +62,6 @@ class Predictor:
     @torch.inference_mode()
     def predict_chunk(self, docs: Sequence[Document]) -> list[list[Entity]]:
         tok = self.loaded.tokenizer
-        model = self.loaded.model
-        model.eval()
         encoded = [encode_document(d, tok) for d in docs]
         windows: list[Window] = []
         for n, enc in enumerate(encoded):
@@ -56,7 +72,7 @@ class Predictor:
         for b in range(0, len(windows), self.batch_size):
             batch = windows[b : b + self.batch_size]
             ids, mask = collate(batch, tok.pad_id)
-            scores = model(ids, mask)
+            scores = self.forward(ids, mask)
             for w, found in zip(batch, decode(scores, self.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels

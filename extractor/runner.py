@@ -165,12 +165,7 @@ class Runner:
         self.source = open_source(cfg.source)  # fails now (missing file/column) rather than mid-run
         self.engine: Engine = db.make_engine(cfg.database)
         db.ensure_schema(self.engine)
-        self.predictor = Predictor(self.loaded, batch_size=cfg.predict_batch_size, max_span_len=cfg.max_span_len,
-                                   threshold=cfg.threshold)
-        if cfg.max_tokens is not None:
-            self.predictor.max_tokens = cfg.max_tokens
-        if cfg.stride is not None:
-            self.predictor.stride = cfg.stride
+        self.predictor = Predictor(self.loaded, **cfg.predictor_options())
         cols = cfg.source.columns
         self.gold_configured = bool(cols.gold_entities or cols.gold_fields)
         self.collector = (ReportCollector(self.schema, self.loaded.labels, cfg.report.examples)
@@ -465,12 +460,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
         raise PipelineError(f"{cfg.path}: the source maps no gold column (source.columns.gold_entities or "
                             "gold_fields), so there is nothing to score against")
     source = open_source(cfg.source)
-    predictor = Predictor(loaded, batch_size=cfg.predict_batch_size, max_span_len=cfg.max_span_len,
-                          threshold=cfg.threshold)
-    if cfg.max_tokens is not None:
-        predictor.max_tokens = cfg.max_tokens
-    if cfg.stride is not None:
-        predictor.stride = cfg.stride
+    predictor = Predictor(loaded, **cfg.predictor_options())
     collector = ReportCollector(schema, loaded.labels, cfg.report.examples)
 
     def docs() -> Iterator[Document]:

@@ -1,0 +1,109 @@
+"""What runs the network at prediction time: (input_ids, attention_mask) -> the head's raw output.
+
+- ``torch``      fp32 PyTorch, under ``inference_mode``.
+- ``torch-int8`` the same model with its Linear and LSTM layers dynamically quantised to int8
+                 (weights int8, activations quantised per batch); nothing to prepare.
+- ``onnx``       ONNX Runtime on ``onnx/model.onnx``, written by ``extractor export``.
+- ``onnx-int8``  ONNX Runtime on ``onnx/model.int8.onnx`` (``extractor export --quantize int8``).
+
+Every runtime returns a torch tensor, so decoding (and therefore the spans) is shared.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+import torch.nn as nn
+
+from .model import LoadedModel
+
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+RUNTIMES = ("torch", "torch-int8", "onnx", "onnx-int8")
+ONNX_DIR = "onnx"
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+class TorchForward:
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.model.training:  # training hands its model over between epochs
+            self.model.eval()
+        return self.model(input_ids, attention_mask)
+
+
+def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose Linear and LSTM layers compute with int8 weights."""
+    with warnings.catch_warnings():
+        # torch.ao's eager quantisation is deprecated in favour of torchao, which is not a dependency here.
+        warnings.simplefilter("ignore")
+        quantized = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).eval(), {nn.Linear, nn.LSTM}, dtype=torch.qint8)
+    return quantized
+
+
+class OnnxForward:
+    """ONNX Runtime session over an exported model; inputs and outputs as torch tensors."""
+
+    def __init__(self, path: Path, threads: Optional[int] = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        return torch.from_numpy(self.session.run(None, feed)[0])
+
+
+def load_runtime(loaded: LoadedModel, runtime: str = "torch") -> Forward:
+    if runtime == "torch":
+        return TorchForward(loaded.model)
+    if runtime == "torch-int8":
+        return TorchForward(quantize_dynamic_int8(loaded.model))
+    if runtime in ONNX_FILES:
+        return OnnxForward(onnx_path(loaded, runtime))
+    raise ValueError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
+
+
+def onnx_path(loaded: LoadedModel, runtime: str) -> Path:
+    """The exported file for ``runtime``, checked to belong to this very model."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ValueError(f"runtime {runtime!r} needs ONNX Runtime: pip install 'resume-extractor[onnx]'") from None
+    if loaded.directory is None:
+        raise ValueError(f"runtime {runtime!r} needs a saved model directory with an ONNX export")
+    directory = Path(loaded.directory) / ONNX_DIR
+    path = directory / ONNX_FILES[runtime]
+    quantize = " --quantize int8" if runtime == "onnx-int8" else ""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `extractor export --model {loaded.directory} "
+                                f"--format onnx{quantize}` first")
+    info_path = directory / "export.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    if info.get("model_version") != loaded.version:
+        # Weights retrained in place: the old export would silently predict with the old model.
+        raise ValueError(f"{path} was exported from model version {info.get('model_version')}, but the model is "
+                         f"now {loaded.version}: run `extractor export --model {loaded.directory} --format onnx"
+                         f"{quantize}` again")
+    return path
+
+
+def default_threads() -> int:
+    """One compute thread per core this process may use (containers often allow fewer than the host has)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
