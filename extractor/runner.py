@@ -55,6 +55,7 @@ class RunSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     report: Optional[dict] = None  # headline figures of the run's accuracy report, when the source had gold
     regressions: list[dict] = field(default_factory=list)
+    engine: str = "local"  # local | ray: what read and predicted (everything else is the same code)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +94,8 @@ class Runner:
     """The local engine: records are read, checked, predicted and committed in this process, one batch of
     ``batch_size`` documents (one transaction) at a time. ``extractor.ray_engine.RayRunner`` keeps all of
     this but the reading and predicting, which it hands to a Ray cluster."""
+
+    engine_name = "local"
 
     def __init__(self, cfg: PipelineConfig, full_refresh: bool = False, limit: Optional[int] = None,
                  progress: bool = False):
@@ -153,9 +156,10 @@ class Runner:
             ).returning(db.runs.c.run_id)).scalar_one()
         if stale:
             log.warning("%d earlier run(s) of %s never finished (killed?); marked interrupted", stale, self.cfg.name)
-        log.info("run %d of %s: source %s, model %s, rules %s%s", run_id, self.cfg.name, self.source.describe(),
-                 self.model_version, self.rules_version, " (full refresh)" if self.full_refresh else "")
-        return RunSummary(run_id, self.cfg.name, self.model_version, self.rules_version)
+        log.info("run %d of %s (%s engine): source %s, model %s, rules %s%s", run_id, self.cfg.name, self.engine_name,
+                 self.source.describe(), self.model_version, self.rules_version,
+                 " (full refresh)" if self.full_refresh else "")
+        return RunSummary(run_id, self.cfg.name, self.model_version, self.rules_version, engine=self.engine_name)
 
     def _records(self) -> Iterator[SourceRecord]:
         for n, rec in enumerate(self.source):
