@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,10 +34,10 @@ from typing import Any, Iterator, Optional
 from .batch import FieldPredictor, entities_from_rows, field_values_from_rows, predictor_options
 from .documents import Document
 from .engines import EngineError
-from .model import LoadedModel, load_model
+from .model import LoadedModel
 from .pipeline import ColumnMap, PipelineConfig, PipelineError
 from .records import Quarantined, check_record, content_hash, parse_gold, preview
-from .runner import Candidate, RunSummary, Runner, load_rules
+from .runner import Candidate, RunSummary, Runner
 from .schema import Schema
 from .sources import ParquetSource, SourceRecord
 
@@ -215,10 +216,11 @@ class RayRunner(Runner):
         super().__init__(cfg, full_refresh, limit, progress)
 
     def _load(self) -> tuple[LoadedModel, Schema]:
-        # The driver loads the model only for its version and labels; the actors predict.
+        # The actors predict; the driver builds one predictor anyway, so that a bad model, rules file or
+        # runtime fails here, before anything is written, not in every actor.
+        loaded, schema = super()._load()
         self.predictor = None
-        loaded = load_model(self.cfg.model)
-        return loaded, load_rules(self.cfg, loaded)
+        return loaded, schema
 
     def _open_source(self):
         if is_uri(self.cfg.source.path or ""):
@@ -365,15 +367,19 @@ class RayRunner(Runner):
                               "the run? What was committed stays; the next run processes the rest")
 
 
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.*)$")
+
+
 def _cause(exc: BaseException) -> str:
-    """The error that made a Ray task or actor fail, in one line, rather than Ray's wrapper around it."""
-    while getattr(exc, "cause", None) is not None and exc.cause is not exc:
-        exc = exc.cause
-    if exc.__cause__ is not None and "ray" in type(exc).__module__:
-        exc = exc.__cause__
-    text = str(exc).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
+    """The error that made a Ray task or actor fail, in one line: Ray wraps it (RayTaskError, ActorDiedError,
+    UserCodeException) and keeps the original only as text, in the traceback it carries."""
+    text = str(exc)
+    for line in text.splitlines():
+        m = _ERROR_LINE.match(line.strip())
+        if m and not m.group(1).startswith("ray."):
+            return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
 
 
 def run_pipeline_ray(cfg: PipelineConfig, full_refresh: bool = False, limit: Optional[int] = None,

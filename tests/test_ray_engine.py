@@ -173,3 +173,22 @@ def test_a_pool_that_would_take_every_cpu_is_refused(tmp_path, tiny_model_dir):
     message = greedy.run(expect=1)
     assert "one must stay free for reading" in message and "Traceback" not in message
     assert greedy.query("SELECT run_id FROM extractor_runs") == []  # refused before the run row is written
+
+
+def test_a_failing_actor_fails_the_run_with_its_reason(tmp_path, tiny_model_dir, monkeypatch):
+    """As if the model directory were retrained in place after the driver read it: every actor refuses to
+    predict with other weights than the run records; the run fails with that reason, not a Ray traceback."""
+    import extractor.ray_engine as ray_engine
+
+    real = ray_engine.predictor_options
+    monkeypatch.setattr(ray_engine, "predictor_options",
+                        lambda *a, **k: dict(real(*a, **k), model_version="0123456789abcdef"))
+    source = tmp_path / "input"
+    write_input(source, night(4), bad=False)
+    failing = Engine("ray", tmp_path / "ray", source, tiny_model_dir)
+    output = failing.run(expect=1)
+    error = next(line for line in output.splitlines() if line.startswith("error: "))  # Ray logs its own lines
+    assert error.startswith("error: the Ray job failed: ValueError:") and "expected model_version 0123456789abcdef" \
+        in error
+    assert "extractor/cli.py" not in output  # no traceback of ours
+    assert failing.query("SELECT status, n_read, n_processed FROM extractor_runs") == [("failed", 4, 0)]
