@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -250,10 +251,17 @@ class RayRunner(Runner):
 
     def _process(self, summary: RunSummary) -> None:
         ray = self.ray
+        self.timings: dict[str, float] = {}
         try:
+            start = time.perf_counter()
             pending, keys = self._plan(ray, summary)
+            self.timings["plan_s"] = time.perf_counter() - start
             if pending:
+                start = time.perf_counter()
                 self._predict(ray, summary, self.pool, pending, keys)
+                self.timings["predict_s"] = time.perf_counter() - start
+            log.info("Ray passes (wall, and of it the driver's own work): %s",
+                     ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in self.timings.items()))
         except ray.exceptions.RayError as exc:
             raise EngineError(f"the Ray job failed: {_cause(exc)}") from exc
 
@@ -299,7 +307,9 @@ class RayRunner(Runner):
         position = 0
         total = self.source.total if self.limit is None else min(self.limit, self.source.total or self.limit)
         with tqdm(desc=f"plan {self.cfg.name}", unit="doc", total=total, disable=not self.progress) as bar:
+            busy = 0.0
             for table in ds.iter_batches(batch_size=self.cfg.batch_size, batch_format="pyarrow"):
+                start = time.perf_counter()
                 items: list[Candidate | Quarantined] = []
                 for r in table.to_pylist():
                     if r["reason"] is not None:
@@ -316,6 +326,8 @@ class RayRunner(Runner):
                                          n_quarantined=len(triage.quarantined), n_windows=0))
                 self._tally(summary, len(items), 0, triage.skipped, triage.quarantined, 0)
                 bar.update(len(items))
+                busy += time.perf_counter() - start
+        self.timings["plan_driver_s"] = busy
         log.info("planned: %d read, %d to process, %d unchanged, %d quarantined", summary.n_read, len(pending),
                  summary.n_skipped, summary.n_quarantined)
         return pending, np.array(sorted(keys), dtype=np.uint64)
@@ -341,7 +353,9 @@ class RayRunner(Runner):
         ds.context.target_max_block_size = self._block_bytes(columns)
         n_planned = len(pending)
         with tqdm(desc=f"predict {self.cfg.name}", unit="doc", total=n_planned, disable=not self.progress) as bar:
+            busy = 0.0  # driver time per batch: what bounds a run when the cluster predicts faster than it commits
             for table in ds.iter_batches(batch_size=self.cfg.batch_size, batch_format="pyarrow"):
+                start = time.perf_counter()
                 done, n_windows = [], 0
                 for r in table.to_pylist():
                     if r["doc_id"] not in pending:
@@ -361,6 +375,8 @@ class RayRunner(Runner):
                         n_read=0, n_processed=len(done), n_skipped=0, n_quarantined=0, n_windows=n_windows))
                     self._tally(summary, 0, len(done), [], [], n_windows)
                     bar.update(len(done))
+                busy += time.perf_counter() - start
+        self.timings["predict_driver_s"] = busy
         if pending:
             raise EngineError(f"{len(pending)} of the {n_planned} documents planned in this run did not come back "
                               f"from the prediction pass (e.g. {sorted(pending)[:3]}): did the input change during "

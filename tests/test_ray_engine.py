@@ -192,3 +192,17 @@ def test_a_failing_actor_fails_the_run_with_its_reason(tmp_path, tiny_model_dir,
         in error
     assert "extractor/cli.py" not in output  # no traceback of ours
     assert failing.query("SELECT status, n_read, n_processed FROM extractor_runs") == [("failed", 4, 0)]
+
+
+def test_the_shipped_ray_pipeline_runs(tmp_path, tiny_model_dir):
+    """pipelines/parquet_ray.yaml as shipped: a pool sized from the cluster (here one actor of one CPU)."""
+    write_documents(night(12), tmp_path / "resumes.parquet")
+    (tmp_path / "model").symlink_to(tiny_model_dir)
+    result = CliRunner().invoke(main, ["run", str(ROOT / "pipelines" / "parquet_ray.yaml"), "--engine", "ray",
+                                       "--set", f"schema={RULES}", "--set", "max_span_len=12"],
+                                env={"EXTRACTOR_WORKDIR": str(tmp_path)}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert (summary["engine"], summary["status"], summary["n_processed"]) == ("ray", "succeeded", 12)
+    assert pq.read_table(tmp_path / "parquet_ray" / "fields.parquet").num_rows == 12
+    assert summary["report"]["n_docs"] == 12
