@@ -301,7 +301,7 @@ class RayRunner(Runner):
                             fn_kwargs={"columns": columns, "max_chars": self.cfg.max_chars,
                                        "gold_configured": self.gold_configured})
         ds.context.execution_options.preserve_order = True  # positions and "first one wins" follow the source
-        ds.context.enable_progress_bars = self.progress
+        ds.context.enable_progress_bars = False  # the driver draws its own bars (on a terminal)
         pending: set[str] = set()
         keys: list[int] = []
         position = 0
@@ -347,7 +347,7 @@ class RayRunner(Runner):
                             fn_constructor_kwargs={"model_dir": self.cfg.model, "options": options},
                             compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),
                             num_cpus=pool.num_cpus)
-        ds.context.enable_progress_bars = self.progress
+        ds.context.enable_progress_bars = False
         # Blocks of about one actor call each: the pool hands out whole blocks, so one big block would keep
         # every actor but one idle.
         ds.context.target_max_block_size = self._block_bytes(columns)
