@@ -373,6 +373,63 @@ def bench_group() -> None:
     """Measure speed and accuracy on this machine; figures go to stdout and --json."""
 
 
+def _int_list(_ctx, _param, value: str) -> list[int]:
+    try:
+        numbers = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter(f"expected positive integers, got {value!r}")
+    return numbers
+
+
+@bench_group.command("speed")
+@click.option("--encoder", "encoders", multiple=True, default=("bert-4x768", "bilstm"), show_default=True,
+              help="bert-4x768 (random 4-layer, 768-hidden BERT), bilstm (the default encoder, random weights) "
+                   "or a trained model directory (repeatable).")
+@click.option("--path", "paths", multiple=True, type=click.Choice(["naive", "fp32", "torch-int8", "onnx", "onnx-int8"]),
+              help="Paths to measure (repeatable; default: all).")
+@click.option("--lengths", default="64,128,256,512", show_default=True, callback=_int_list,
+              help="Document lengths (characters) for the latency figures.")
+@click.option("--latency-docs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Documents timed per length.")
+@click.option("--mixed-docs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Sample résumés of mixed lengths for the throughput figures.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@click.pass_context
+@_friendly_errors
+def bench_speed_command(ctx: click.Context, encoders: tuple[str, ...], paths: tuple[str, ...], lengths: list[int],
+                        latency_docs: int, mixed_docs: int, batch_size: int, json_path: Optional[Path]) -> None:
+    """Prediction latency (p50/p95 by length), throughput and peak RSS: the naive path, batched fp32 and the
+    optimised runtimes side by side, each in its own process. Prints a table; --json writes every figure."""
+    from .bench_speed import PATHS, bench_speed, format_speed_table, write_json
+
+    results = bench_speed(encoders, paths or PATHS, lengths, latency_docs, mixed_docs, batch_size,
+                          threads=ctx.find_root().params.get("threads"), progress=_progress())
+    click.echo(format_speed_table(results))
+    if json_path:
+        write_json(results, json_path)
+    click.echo(json.dumps({enc: e["summary"] for enc, e in results["encoders"].items()}))
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--quantize", type=click.Choice(["int8"]), help="Also write an int8 (dynamically quantised) model.")
+@_friendly_errors
+def export(model_dir: Path, fmt: str, quantize: Optional[str]) -> None:
+    """Export MODEL's network to MODEL/onnx/ for the onnx and onnx-int8 runtimes.
+
+    The export is checked against PyTorch before it is kept, and records the model
+    version it belongs to: retraining the model in place makes the runtimes refuse it
+    until it is exported again.
+    """
+    from .export import export_onnx
+
+    click.echo(json.dumps(export_onnx(model_dir, quantize)))
+
+
 def _tqdm(iterable, desc: str):
     from tqdm.auto import tqdm
 

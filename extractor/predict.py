@@ -31,6 +31,7 @@ class Predictor:
         max_tokens: Optional[int] = None,
         stride: Optional[int] = None,
         runtime: str = "torch",
+        pad_to_window: bool = False,
     ):
         self.loaded = loaded
         self.batch_size = batch_size
@@ -41,6 +42,9 @@ class Predictor:
         self.max_tokens = max_tokens if max_tokens is not None else window["max_tokens"]
         self.stride = stride if stride is not None else window["stride"]
         self.runtime = runtime
+        # Padding every batch to the full window is how the reference GlobalPointer code predicts;
+        # kept as an option to measure it against (``extractor bench speed``), never faster.
+        self.pad_to = self.max_tokens if pad_to_window else None
         self.forward = load_runtime(loaded, runtime)
         self.windows_made = 0
 
@@ -71,7 +75,7 @@ class Predictor:
         spans: list[list[tuple[int, int, int, float]]] = [[] for _ in docs]
         for b in range(0, len(windows), self.batch_size):
             batch = windows[b : b + self.batch_size]
-            ids, mask = collate(batch, tok.pad_id)
+            ids, mask = collate(batch, tok.pad_id, self.pad_to)
             scores = self.forward(ids, mask)
             for w, found in zip(batch, decode(scores, self.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
