@@ -131,11 +131,13 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
 @click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
               help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
+@click.option("--word-tags/--no-word-tags", default=False, show_default=True,
+              help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation).")
 @_friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
           patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...]) -> None:
+          encoder_options: tuple[str, ...], word_tags: bool) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from .documents import read_documents
     from .schema import Schema
@@ -147,7 +149,7 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
     cfg = TrainConfig(
         encoder=encoder, head=head, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
-        max_span_len=max_span_len, encoder_options=_parse_options(encoder_options),
+        max_span_len=max_span_len, encoder_options=_parse_options(encoder_options), word_tags=word_tags,
     )
     log.info("training on %d documents (dev: %d), encoder %s, head %s", len(train_docs), len(dev_docs), encoder, head)
     metrics = run_training(cfg, schema, train_docs, dev_docs, out, progress=_progress())

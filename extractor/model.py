@@ -102,7 +102,7 @@ def load_model(directory: str | Path) -> LoadedModel:
         raise ValueError(f"{directory}: saved by a newer extractor (format {config['format_version']})")
     tokenizer: Tokenizer
     if config["tokenizer"] == "char":
-        tokenizer = CharTokenizer.load(directory)
+        tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags", False)))
     else:
         tokenizer = HFTokenizer.from_directory(directory / "encoder")
     hf_config = None

@@ -23,14 +23,14 @@ from .metrics import Scorer
 from .model import LoadedModel, build_model, save_model
 from .predict import Predictor
 from .schema import Schema
-from .tokenization import CharTokenizer, HFTokenizer
+from .tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from .windows import Window, collate, encode_document, make_windows
 
 log = logging.getLogger(__name__)
 
 SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
 BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets", "trigram_buckets",
-                  "char_dropout"}
+                  "char_dropout", "word_tag_dim"}
 
 
 @dataclass
@@ -55,6 +55,8 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
     min_char_freq: int = 1
     ema: Optional[float] = 0.99  # evaluate and save an exponential moving average of the weights; None: off
+    # BiLSTM only: feed each character's place in its jieba word (dictionary segmentation) to the encoder.
+    word_tags: bool = False
     encoder_options: dict = field(default_factory=dict)
 
     def default_lrs(self) -> tuple[float, float]:
@@ -116,12 +118,16 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
     pretrained = None
     hf_config = None
     if cfg.encoder in SCRATCH_ENCODERS:
-        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq)
+        if cfg.word_tags and cfg.encoder != "bilstm":
+            raise ValueError("word tags are a BiLSTM feature; the transformer encoders take plain characters")
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, cfg.word_tags)
         config["tokenizer"] = "char"
+        config["word_tags"] = cfg.word_tags
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
-                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id}
+                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id,
+                    "word_tags": WORD_TAGS if cfg.word_tags else 0}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
                 raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
