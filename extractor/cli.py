@@ -173,6 +173,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
     return out
 
 
+_RUNTIME = click.option("--runtime", type=click.Choice(["torch", "torch-int8", "onnx", "onnx-int8"]), default="torch",
+                        show_default=True, help="What runs the network (the onnx runtimes need `extractor export`).")
+
+
 @main.command()
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
@@ -181,8 +185,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
               help=".jsonl or .parquet (one row per document) or .csv (one row per span).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to keep.")
+@_RUNTIME
 @_friendly_errors
-def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int]) -> None:
+def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int],
+            runtime: str) -> None:
     """Predict entity spans and field values for every document in INPUT."""
     from .documents import read_documents
     from .model import load_model
@@ -190,7 +196,7 @@ def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, ma
     from .predict import Predictor
 
     loaded = load_model(model_dir)
-    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len)
+    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len, runtime=runtime)
     stream = _tqdm(predictor.predict(read_documents(input_path)), "predict")
     n = write_predictions(stream, loaded.schema, output)
     click.echo(json.dumps({"documents": n, "windows": predictor.windows_made, "output": str(output),
@@ -203,8 +209,9 @@ def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, ma
               help="Documents with gold entities and/or fields.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics as JSON here.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_RUNTIME
 @_friendly_errors
-def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int) -> None:
+def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, runtime: str) -> None:
     """Score a model on gold documents: span P/R/F1, field metrics, document exact match."""
     from .documents import read_documents
     from .metrics import Scorer, format_table
@@ -213,11 +220,12 @@ def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: in
 
     loaded = load_model(model_dir)
     scorer = Scorer(loaded.schema, loaded.labels)
-    for doc, spans in _tqdm(Predictor(loaded, batch_size=batch_size).predict(read_documents(gold, loaded.labels)),
-                            "evaluate"):
+    predictor = Predictor(loaded, batch_size=batch_size, runtime=runtime)
+    for doc, spans in _tqdm(predictor.predict(read_documents(gold, loaded.labels)), "evaluate"):
         scorer.add(doc, spans)
     metrics = scorer.result()
     metrics["model_version"] = loaded.version
+    metrics["runtime"] = runtime
     click.echo(format_table(metrics), err=output is None)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

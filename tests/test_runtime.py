@@ -158,3 +158,25 @@ def test_bench_speed_writes_every_figure(exported, tmp_path):
 def test_bench_speed_rejects_unknown_encoders():
     result = invoke("bench", "speed", "--encoder", "gpt-9", "--mixed-docs", "1", "--latency-docs", "1")
     assert result.exit_code == 1 and "unknown bench encoder 'gpt-9'" in result.output
+
+
+def test_evaluate_and_predict_take_a_runtime(exported, tmp_path, sample_docs):
+    from extractor.documents import write_documents
+
+    gold = tmp_path / "gold.jsonl"
+    write_documents(sample_docs[36:42], gold)
+    scores = {}
+    for runtime in ("torch", "onnx"):
+        result = invoke("evaluate", "--model", exported["bilstm"], "--gold", gold, "--runtime", runtime,
+                        "--output", tmp_path / f"{runtime}.json")
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((tmp_path / f"{runtime}.json").read_text())
+        assert metrics["runtime"] == runtime
+        scores[runtime] = metrics["micro"]
+    assert scores["onnx"] == scores["torch"]
+    bare = tmp_path / "bare"
+    import shutil
+
+    shutil.copytree(exported["bilstm"], bare, ignore=shutil.ignore_patterns("onnx"))
+    result = invoke("predict", "--model", bare, "--input", gold, "--output", tmp_path / "p.jsonl", "--runtime", "onnx")
+    assert result.exit_code == 1 and "extractor export --model" in result.output
