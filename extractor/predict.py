@@ -6,7 +6,6 @@ from typing import Iterable, Iterator, Optional, Sequence
 import torch
 
 from .documents import Document, Entity
-from .globalpointer import decode
 from .model import LoadedModel
 from .windows import Window, collate, encode_document, make_windows, to_entities, window_to_doc_spans
 
@@ -56,8 +55,8 @@ class Predictor:
         for b in range(0, len(windows), self.batch_size):
             batch = windows[b : b + self.batch_size]
             ids, mask = collate(batch, tok.pad_id)
-            scores = model(ids, mask)
-            for w, found in zip(batch, decode(scores, self.threshold, self.max_span_len)):
+            output = model(ids, mask)  # span scores (gp, egp) or tag emissions (crf)
+            for w, found in zip(batch, model.head.decode(output, mask, self.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels
         entities = [to_entities(s, enc.offsets, labels) for s, enc in zip(spans, encoded)]
