@@ -60,7 +60,9 @@ class Predictor:
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels
         entities = [to_entities(s, enc.offsets, labels) for s, enc in zip(spans, encoded)]
-        return entities if self.loaded.schema.nested else [non_overlapping(e) for e in entities]
+        # A flat schema, or a head that tags flat spans (CRF; its windows may still disagree where they overlap).
+        flat = not (self.loaded.schema.nested and model.head.nested)
+        return [non_overlapping(e) for e in entities] if flat else entities
 
 
 def non_overlapping(entities: list[Entity]) -> list[Entity]:
