@@ -211,7 +211,7 @@ def train(
     out_dir: str | Path,
     progress: Optional[bool] = None,
 ) -> dict:
-    """Train, keeping the best dev checkpoint in ``out_dir``; returns the training metrics."""
+    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
     if cfg.loss not in ("dense", "sparse"):
         raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
     if cfg.checkpoint not in ("best", "last"):
