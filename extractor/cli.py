@@ -113,8 +113,10 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model directory.")
 @click.option("--encoder", default="bilstm", show_default=True,
               help="'bilstm', 'bert-scratch', or a local Hugging Face model directory.")
-@click.option("--head", type=click.Choice(["gp", "egp"]), default="gp", show_default=True,
-              help="GlobalPointer or Efficient GlobalPointer.")
+@click.option("--head", type=click.Choice(["gp", "egp", "crf"]), default="gp", show_default=True,
+              help="GlobalPointer, Efficient GlobalPointer, or a linear-chain CRF (flat spans only).")
+@click.option("--tags", type=click.Choice(["bioes", "bio"]),
+              help="Tag scheme of the CRF head  [default: bioes]; --head crf only.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
@@ -135,7 +137,7 @@ def sample(n: int, seed: int, out: Path) -> None:
               help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation).")
 @_friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
-          epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
+          tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
           patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
           encoder_options: tuple[str, ...], word_tags: bool) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
@@ -143,11 +145,13 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
     from .schema import Schema
     from .train import TrainConfig, train as run_training
 
+    if tags is not None and head != "crf":
+        raise click.UsageError("--tags applies to --head crf only")
     schema = Schema.load(schema_path)
     train_docs = list(read_documents(train_path, schema.labels))
     dev_docs = list(read_documents(dev_path, schema.labels)) if dev_path else []
     cfg = TrainConfig(
-        encoder=encoder, head=head, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+        encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=_parse_options(encoder_options), word_tags=word_tags,
     )
@@ -438,6 +442,61 @@ def export(model_dir: Path, fmt: str, quantize: Optional[str]) -> None:
     from .export import export_onnx
 
     click.echo(json.dumps(export_onnx(model_dir, quantize)))
+
+
+@bench_group.command("heads")
+@click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--dev", "dev_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Scored and timed with each head's final model.")
+@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--encoder", default="bilstm", show_default=True,
+              help="'bilstm', 'bert-scratch', or a local Hugging Face model directory; the same for every head.")
+@click.option("--heads", default="gp,crf", show_default=True, help="Comma-separated heads to compare (gp, egp, crf).")
+@click.option("--tags", type=click.Choice(["bioes", "bio"]), default="bioes", show_default=True,
+              help="Tag scheme of the CRF head.")
+@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Fixed number of epochs for every head (no early stopping, no time budget).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Training batch size.")
+@click.option("--predict-batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed prediction passes over dev per head (after one warm-up); the best counts.")
+@click.option("--max-tokens", type=click.IntRange(min=8), default=256, show_default=True)
+@click.option("--stride", type=click.IntRange(min=1), default=192, show_default=True)
+@click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
+              help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep each head's final model in WORKDIR/HEAD (default: a temporary directory).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every figure, the ratios and the machine's description here.")
+@_friendly_errors
+def bench_heads(train_path: Path, dev_path: Path, schema_path: Path, encoder: str, heads: str, tags: str,
+                epochs: int, seed: int, batch_size: int, predict_batch_size: int, repeats: int, max_tokens: int,
+                stride: int, encoder_options: tuple[str, ...], workdir: Optional[Path],
+                json_path: Optional[Path]) -> None:
+    """Train every head on the same encoder, data, seed and epochs; compare dev F1, training
+    seconds per epoch and prediction documents/s (GlobalPointer vs the CRF baseline)."""
+    from .bench_heads import format_bench, run_bench
+    from .documents import read_documents
+    from .heads import HEAD_TYPES
+    from .schema import Schema
+
+    names = [h.strip() for h in heads.split(",") if h.strip()]
+    unknown = [h for h in names if h not in HEAD_TYPES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise click.UsageError(f"--heads takes distinct names among {', '.join(HEAD_TYPES)}, got {heads!r}")
+    schema = Schema.load(schema_path)
+    train_docs = list(read_documents(train_path, schema.labels))
+    dev_docs = list(read_documents(dev_path, schema.labels))
+    report = run_bench(train_docs, dev_docs, schema, heads=names, encoder=encoder, epochs=epochs, seed=seed,
+                       batch_size=batch_size, predict_batch_size=predict_batch_size, repeats=repeats, tags=tags,
+                       max_tokens=max_tokens, stride=stride, encoder_options=_parse_options(encoder_options),
+                       workdir=workdir, progress=_progress())
+    click.echo(format_bench(report))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        click.echo(json.dumps({"output": str(json_path), "ratios": report["ratios"]}))
 
 
 def _tqdm(iterable, desc: str):

@@ -6,6 +6,9 @@
 Because R_i^T R_j = R_{j-i}, the score sees only the offset j - i. Spans with
 j < i and padding are masked; decoding keeps every span with s > 0, so nested
 and overlapping entities need nothing special.
+
+Both heads have the interface of every head (``extractor/heads.py``):
+``forward`` -> scores (B, a, T, T), ``loss`` and ``decode`` on those scores.
 """
 from __future__ import annotations
 
@@ -41,7 +44,29 @@ def span_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return valid & upper
 
 
-class GlobalPointer(nn.Module):
+class SpanHead(nn.Module):
+    """What GP and EGP share: the loss and decoding of span scores s: (B, a, T, T)."""
+
+    nested = True  # every span is scored on its own: nested and overlapping spans come free
+
+    def loss(self, scores: torch.Tensor, gold: list[list[tuple[int, int, int]]],
+             attention_mask: torch.Tensor, form: str = "dense") -> torch.Tensor:
+        """Multi-label cross-entropy against gold (type, i, j) per window; padding is already -inf."""
+        n_types, T = scores.shape[1], scores.shape[-1]
+        if form == "sparse":
+            idx, gold_mask = sparse_span_targets(gold, n_types, T)
+            return sparse_multilabel_crossentropy(scores, idx.to(scores.device), gold_mask.to(scores.device))
+        return multilabel_crossentropy(scores, span_targets(gold, n_types, T).to(scores.device))
+
+    def decode(self, scores: torch.Tensor, attention_mask: torch.Tensor, threshold: float = 0.0,
+               max_span_len: Optional[int] = None) -> list[list[tuple[int, int, int, float]]]:
+        return decode(scores, threshold, max_span_len)
+
+    def trainable_spans(self, gold: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        return list(gold)  # every span is its own label: nested and overlapping ones included
+
+
+class GlobalPointer(SpanHead):
     """One q/k projection per entity type."""
 
     def __init__(self, hidden_size: int, n_types: int, head_size: int = 64, use_rope: bool = True):
@@ -59,7 +84,7 @@ class GlobalPointer(nn.Module):
         return s.masked_fill(~span_mask(attention_mask), NEG_INF)
 
 
-class EfficientGlobalPointer(nn.Module):
+class EfficientGlobalPointer(SpanHead):
     """Shared q/k for all types plus per-type start and end biases:
 
     s_a(i, j) = (R_i q_i)^T (R_j k_j) / sqrt(d) + w_{a,start}^T [q_i;k_i] + w_{a,end}^T [q_j;k_j]
