@@ -110,18 +110,26 @@ class EfficientGlobalPointer(SpanHead):
 HEADS = {"gp": GlobalPointer, "egp": EfficientGlobalPointer}
 
 
+# Exponents are floored at -80: e^-80 ~ 2e-35 vanishes beside the appended 1, while below -88
+# the CPU's vectorised exp takes a slow underflow path (3-8x slower on the masked spans).
+EXP_FLOOR = -80.0
+
+
+def log_one_plus_sum_exp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + sum e^x) over the last dim: logsumexp with an appended 0. Entries at NEG_INF count as 0."""
+    m = x.detach().amax(-1, keepdim=True).clamp(min=0)
+    return (m + torch.log(torch.exp(-m) + torch.exp((x - m).clamp(min=EXP_FLOOR)).sum(-1, keepdim=True))).squeeze(-1)
+
+
 def multilabel_crossentropy(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Dense form. scores, targets: (B, a, T, T); targets in {0, 1}. Mean over (B, a).
 
-    loss = log(1 + sum_P e^{-s}) + log(1 + sum_N e^{s}), each as logsumexp with an appended 0.
+    loss = log(1 + sum_P e^{-s}) + log(1 + sum_N e^{s})      (masked spans hold NEG_INF: in neither)
     """
     s = scores.flatten(2)
-    y = targets.flatten(2).to(s.dtype)
-    zero = torch.zeros_like(s[..., :1])
-    s_pos = torch.where(y > 0, -s, torch.full_like(s, NEG_INF))  # -s over P, masked elsewhere
-    s_neg = torch.where(y > 0, torch.full_like(s, NEG_INF), s)  # s over N
-    pos = torch.logsumexp(torch.cat([s_pos, zero], -1), -1)
-    neg = torch.logsumexp(torch.cat([s_neg, zero], -1), -1)
+    gold = targets.flatten(2) > 0
+    pos = log_one_plus_sum_exp((-s).masked_fill(~gold, NEG_INF))
+    neg = log_one_plus_sum_exp(s.masked_fill(gold, NEG_INF))
     return (pos + neg).mean()
 
 
@@ -134,11 +142,10 @@ def sparse_multilabel_crossentropy(
     log(1 + sum_N e^s) = log(1 + sum_all e^s - sum_P e^s) = all + log(1 - e^{lse(P) - all}).
     """
     s = scores.flatten(2)
-    zero = torch.zeros_like(s[..., :1])
     s_gold = s.gather(-1, gold.clamp(min=0))
-    pos = torch.logsumexp(torch.cat([torch.where(gold_mask, -s_gold, NEG_INF), zero], -1), -1)
-    all_ = torch.logsumexp(torch.cat([s, zero], -1), -1)
-    gold_lse = torch.logsumexp(torch.where(gold_mask, s_gold, NEG_INF), -1)
+    pos = log_one_plus_sum_exp((-s_gold).masked_fill(~gold_mask, NEG_INF))
+    all_ = log_one_plus_sum_exp(s)
+    gold_lse = torch.logsumexp(s_gold.masked_fill(~gold_mask, NEG_INF), -1)
     neg = all_ + torch.log(torch.clamp(1 - torch.exp(gold_lse - all_), eps, 1))
     return (pos + neg).mean()
 
