@@ -80,7 +80,8 @@ class GlobalPointer(SpanHead):
         q, k = qk[:, :, 0], qk[:, :, 1]
         if self.use_rope:
             q, k = rope(q), rope(k)
-        s = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # s_a(i,j), (B, a, T, T)
+        # s_a(i,j) = q_i . k_j / sqrt(d), (B, a, T, T); scaling q (T x d) is cheaper than scaling s (T x T)
+        s = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)
         return s.masked_fill(~span_mask(attention_mask), NEG_INF)
 
 
@@ -101,7 +102,7 @@ class EfficientGlobalPointer(SpanHead):
         q, k = qk[..., : self.head_size], qk[..., self.head_size :]
         if self.use_rope:
             q, k = rope(q), rope(k)
-        shared = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, T, T)
+        shared = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)  # q_i . k_j / sqrt(d), (B, T, T)
         start_bias, end_bias = (self.bias(qk) / 2).transpose(1, 2).chunk(2, dim=1)  # (B, a, T) each
         s = shared[:, None] + start_bias[..., :, None] + end_bias[..., None, :]
         return s.masked_fill(~span_mask(attention_mask), NEG_INF)
