@@ -22,6 +22,8 @@ setup(
         "sqlalchemy>=2.0",
         "alembic>=1.12",
         "pyyaml>=6.0",
+        # Dictionary word segmentation for the BiLSTM's word-boundary feature (pure Python, no download).
+        "jieba>=0.42",
         # PostgreSQL sources and sinks (SQLite needs nothing extra).
         "psycopg[binary]>=3.1",
     ],

@@ -117,8 +117,10 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model directory.")
 @click.option("--encoder", default="bilstm", show_default=True,
               help="'bilstm', 'bert-scratch', or a local Hugging Face model directory.")
-@click.option("--head", type=click.Choice(["gp", "egp"]), default="gp", show_default=True,
-              help="GlobalPointer or Efficient GlobalPointer.")
+@click.option("--head", type=click.Choice(["gp", "egp", "crf"]), default="gp", show_default=True,
+              help="GlobalPointer, Efficient GlobalPointer, or a linear-chain CRF (flat spans only).")
+@click.option("--tags", type=click.Choice(["bioes", "bio"]),
+              help="Tag scheme of the CRF head  [default: bioes]; --head crf only.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
@@ -135,23 +137,27 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
 @click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
               help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
+@click.option("--word-tags/--no-word-tags", default=False, show_default=True,
+              help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation).")
 @_friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
-          epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
+          tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
           patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...]) -> None:
+          encoder_options: tuple[str, ...], word_tags: bool) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from .documents import read_documents
     from .schema import Schema
     from .train import TrainConfig, train as run_training
 
+    if tags is not None and head != "crf":
+        raise click.UsageError("--tags applies to --head crf only")
     schema = Schema.load(schema_path)
     train_docs = list(read_documents(train_path, schema.labels))
     dev_docs = list(read_documents(dev_path, schema.labels)) if dev_path else []
     cfg = TrainConfig(
-        encoder=encoder, head=head, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+        encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
-        max_span_len=max_span_len, encoder_options=_parse_options(encoder_options),
+        max_span_len=max_span_len, encoder_options=_parse_options(encoder_options), word_tags=word_tags,
     )
     log.info("training on %d documents (dev: %d), encoder %s, head %s", len(train_docs), len(dev_docs), encoder, head)
     metrics = run_training(cfg, schema, train_docs, dev_docs, out, progress=_progress())
@@ -175,6 +181,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
     return out
 
 
+_RUNTIME = click.option("--runtime", type=click.Choice(["torch", "torch-int8", "onnx", "onnx-int8"]), default="torch",
+                        show_default=True, help="What runs the network (the onnx runtimes need `extractor export`).")
+
+
 @main.command()
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
@@ -183,8 +193,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
               help=".jsonl or .parquet (one row per document) or .csv (one row per span).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to keep.")
+@_RUNTIME
 @_friendly_errors
-def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int]) -> None:
+def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int],
+            runtime: str) -> None:
     """Predict entity spans and field values for every document in INPUT."""
     from .documents import read_documents
     from .model import load_model
@@ -192,7 +204,7 @@ def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, ma
     from .predict import Predictor
 
     loaded = load_model(model_dir)
-    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len)
+    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len, runtime=runtime)
     stream = _tqdm(predictor.predict(read_documents(input_path)), "predict")
     n = write_predictions(stream, loaded.schema, output)
     click.echo(json.dumps({"documents": n, "windows": predictor.windows_made, "output": str(output),
@@ -205,8 +217,9 @@ def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, ma
               help="Documents with gold entities and/or fields.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics as JSON here.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_RUNTIME
 @_friendly_errors
-def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int) -> None:
+def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, runtime: str) -> None:
     """Score a model on gold documents: span P/R/F1, field metrics, document exact match."""
     from .documents import read_documents
     from .metrics import Scorer, format_table
@@ -215,11 +228,12 @@ def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: in
 
     loaded = load_model(model_dir)
     scorer = Scorer(loaded.schema, loaded.labels)
-    for doc, spans in _tqdm(Predictor(loaded, batch_size=batch_size).predict(read_documents(gold, loaded.labels)),
-                            "evaluate"):
+    predictor = Predictor(loaded, batch_size=batch_size, runtime=runtime)
+    for doc, spans in _tqdm(predictor.predict(read_documents(gold, loaded.labels)), "evaluate"):
         scorer.add(doc, spans)
     metrics = scorer.result()
     metrics["model_version"] = loaded.version
+    metrics["runtime"] = runtime
     click.echo(format_table(metrics), err=output is None)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +399,118 @@ def db_current(url: str) -> None:
 @main.group("bench")
 def bench_group() -> None:
     """Measure speed and accuracy on this machine; figures go to stdout and --json."""
+
+
+def _int_list(_ctx, _param, value: str) -> list[int]:
+    try:
+        numbers = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter(f"expected positive integers, got {value!r}")
+    return numbers
+
+
+@bench_group.command("speed")
+@click.option("--encoder", "encoders", multiple=True, default=("bert-4x768", "bilstm"), show_default=True,
+              help="bert-4x768 (random 4-layer, 768-hidden BERT), bilstm (the default encoder, random weights) "
+                   "or a trained model directory (repeatable).")
+@click.option("--path", "paths", multiple=True, type=click.Choice(["naive", "fp32", "torch-int8", "onnx", "onnx-int8"]),
+              help="Paths to measure (repeatable; default: all).")
+@click.option("--lengths", default="64,128,256,512", show_default=True, callback=_int_list,
+              help="Document lengths (characters) for the latency figures.")
+@click.option("--latency-docs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Documents timed per length.")
+@click.option("--mixed-docs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Sample résumés of mixed lengths for the throughput figures.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@click.pass_context
+@_friendly_errors
+def bench_speed_command(ctx: click.Context, encoders: tuple[str, ...], paths: tuple[str, ...], lengths: list[int],
+                        latency_docs: int, mixed_docs: int, batch_size: int, json_path: Optional[Path]) -> None:
+    """Prediction latency (p50/p95 by length), throughput and peak RSS: the naive path, batched fp32 and the
+    optimised runtimes side by side, each in its own process. Prints a table; --json writes every figure."""
+    from .bench_speed import PATHS, bench_speed, format_speed_table, write_json
+
+    results = bench_speed(encoders, paths or PATHS, lengths, latency_docs, mixed_docs, batch_size,
+                          threads=ctx.find_root().params.get("threads"), progress=_progress())
+    click.echo(format_speed_table(results))
+    if json_path:
+        write_json(results, json_path)
+    click.echo(json.dumps({enc: e["summary"] for enc, e in results["encoders"].items()}))
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--quantize", type=click.Choice(["int8"]), help="Also write an int8 (dynamically quantised) model.")
+@_friendly_errors
+def export(model_dir: Path, fmt: str, quantize: Optional[str]) -> None:
+    """Export MODEL's network to MODEL/onnx/ for the onnx and onnx-int8 runtimes.
+
+    The export is checked against PyTorch before it is kept, and records the model
+    version it belongs to: retraining the model in place makes the runtimes refuse it
+    until it is exported again.
+    """
+    from .export import export_onnx
+
+    click.echo(json.dumps(export_onnx(model_dir, quantize)))
+
+
+@bench_group.command("heads")
+@click.option("--train", "train_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--dev", "dev_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Scored and timed with each head's final model.")
+@click.option("--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--encoder", default="bilstm", show_default=True,
+              help="'bilstm', 'bert-scratch', or a local Hugging Face model directory; the same for every head.")
+@click.option("--heads", default="gp,crf", show_default=True, help="Comma-separated heads to compare (gp, egp, crf).")
+@click.option("--tags", type=click.Choice(["bioes", "bio"]), default="bioes", show_default=True,
+              help="Tag scheme of the CRF head.")
+@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Fixed number of epochs for every head (no early stopping, no time budget).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Training batch size.")
+@click.option("--predict-batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed prediction passes over dev per head (after one warm-up); the best counts.")
+@click.option("--max-tokens", type=click.IntRange(min=8), default=256, show_default=True)
+@click.option("--stride", type=click.IntRange(min=1), default=192, show_default=True)
+@click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
+              help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep each head's final model in WORKDIR/HEAD (default: a temporary directory).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every figure, the ratios and the machine's description here.")
+@_friendly_errors
+def bench_heads(train_path: Path, dev_path: Path, schema_path: Path, encoder: str, heads: str, tags: str,
+                epochs: int, seed: int, batch_size: int, predict_batch_size: int, repeats: int, max_tokens: int,
+                stride: int, encoder_options: tuple[str, ...], workdir: Optional[Path],
+                json_path: Optional[Path]) -> None:
+    """Train every head on the same encoder, data, seed and epochs; compare dev F1, training
+    seconds per epoch and prediction documents/s (GlobalPointer vs the CRF baseline)."""
+    from .bench_heads import format_bench, run_bench
+    from .documents import read_documents
+    from .heads import HEAD_TYPES
+    from .schema import Schema
+
+    names = [h.strip() for h in heads.split(",") if h.strip()]
+    unknown = [h for h in names if h not in HEAD_TYPES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise click.UsageError(f"--heads takes distinct names among {', '.join(HEAD_TYPES)}, got {heads!r}")
+    schema = Schema.load(schema_path)
+    train_docs = list(read_documents(train_path, schema.labels))
+    dev_docs = list(read_documents(dev_path, schema.labels))
+    report = run_bench(train_docs, dev_docs, schema, heads=names, encoder=encoder, epochs=epochs, seed=seed,
+                       batch_size=batch_size, predict_batch_size=predict_batch_size, repeats=repeats, tags=tags,
+                       max_tokens=max_tokens, stride=stride, encoder_options=_parse_options(encoder_options),
+                       workdir=workdir, progress=_progress())
+    click.echo(format_bench(report))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        click.echo(json.dumps({"output": str(json_path), "ratios": report["ratios"]}))
 
 
 def _tqdm(iterable, desc: str):

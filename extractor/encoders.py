@@ -27,16 +27,21 @@ class BiLSTMEncoder(nn.Module):
         pad_id: int = 0,
         char_dropout: float = 0.0,
         unk_id: int = 1,
+        word_tags: int = 0,
+        word_tag_dim: int = 32,
     ):
         super().__init__()
         self.pad_id, self.unk_id, self.bigram_buckets = pad_id, unk_id, bigram_buckets
         self.char_dropout = char_dropout
+        # With word tags, ids carry (character, place in its word): id = word_tags * char + tag.
+        self.word_tags = word_tags
+        self.word_tag_embed = nn.Embedding(word_tags, word_tag_dim) if word_tags else None
         self.char_embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         # Chinese words are mostly two characters: a hashed bigram table adds word cues with no lexicon.
         self.bigram_embed = nn.Embedding(bigram_buckets, embed_dim) if bigram_buckets else None
         self.trigram_buckets = trigram_buckets
         self.trigram_embed = nn.Embedding(trigram_buckets, embed_dim) if trigram_buckets else None
-        in_dim = embed_dim * (1 + bool(bigram_buckets) + bool(trigram_buckets))
+        in_dim = embed_dim * (1 + bool(bigram_buckets) + bool(trigram_buckets)) + (word_tag_dim if word_tags else 0)
         self.dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(
             in_dim, hidden_size, num_layers, batch_first=True, bidirectional=True,
@@ -55,6 +60,9 @@ class BiLSTMEncoder(nn.Module):
         return ((prev * 1_000_003 + input_ids) * 1_000_033 + self._shift(input_ids, 1)) % self.trigram_buckets
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        tags = None
+        if self.word_tag_embed is not None:
+            input_ids, tags = input_ids // self.word_tags, input_ids % self.word_tags
         if self.training and self.char_dropout > 0:
             # Unseen names and companies at test time look like [UNK]: show the model some in training.
             drop = (torch.rand_like(input_ids, dtype=torch.float) < self.char_dropout) & attention_mask.bool()
@@ -64,6 +72,8 @@ class BiLSTMEncoder(nn.Module):
             x = torch.cat([x, self.bigram_embed(self.bigram_ids(input_ids))], dim=-1)
         if self.trigram_embed is not None:
             x = torch.cat([x, self.trigram_embed(self.trigram_ids(input_ids))], dim=-1)
+        if tags is not None:
+            x = torch.cat([x, self.word_tag_embed(tags)], dim=-1)
         x = self.dropout(x)
         lengths = attention_mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

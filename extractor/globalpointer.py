@@ -6,6 +6,9 @@
 Because R_i^T R_j = R_{j-i}, the score sees only the offset j - i. Spans with
 j < i and padding are masked; decoding keeps every span with s > 0, so nested
 and overlapping entities need nothing special.
+
+Both heads have the interface of every head (``extractor/heads.py``):
+``forward`` -> scores (B, a, T, T), ``loss`` and ``decode`` on those scores.
 """
 from __future__ import annotations
 
@@ -41,7 +44,29 @@ def span_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return valid & upper
 
 
-class GlobalPointer(nn.Module):
+class SpanHead(nn.Module):
+    """What GP and EGP share: the loss and decoding of span scores s: (B, a, T, T)."""
+
+    nested = True  # every span is scored on its own: nested and overlapping spans come free
+
+    def loss(self, scores: torch.Tensor, gold: list[list[tuple[int, int, int]]],
+             attention_mask: torch.Tensor, form: str = "dense") -> torch.Tensor:
+        """Multi-label cross-entropy against gold (type, i, j) per window; padding is already -inf."""
+        n_types, T = scores.shape[1], scores.shape[-1]
+        if form == "sparse":
+            idx, gold_mask = sparse_span_targets(gold, n_types, T)
+            return sparse_multilabel_crossentropy(scores, idx.to(scores.device), gold_mask.to(scores.device))
+        return multilabel_crossentropy(scores, span_targets(gold, n_types, T).to(scores.device))
+
+    def decode(self, scores: torch.Tensor, attention_mask: torch.Tensor, threshold: float = 0.0,
+               max_span_len: Optional[int] = None) -> list[list[tuple[int, int, int, float]]]:
+        return decode(scores, threshold, max_span_len)
+
+    def trainable_spans(self, gold: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        return list(gold)  # every span is its own label: nested and overlapping ones included
+
+
+class GlobalPointer(SpanHead):
     """One q/k projection per entity type."""
 
     def __init__(self, hidden_size: int, n_types: int, head_size: int = 64, use_rope: bool = True):
@@ -55,11 +80,12 @@ class GlobalPointer(nn.Module):
         q, k = qk[:, :, 0], qk[:, :, 1]
         if self.use_rope:
             q, k = rope(q), rope(k)
-        s = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # s_a(i,j), (B, a, T, T)
+        # s_a(i,j) = q_i . k_j / sqrt(d), (B, a, T, T); scaling q (T x d) is cheaper than scaling s (T x T)
+        s = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)
         return s.masked_fill(~span_mask(attention_mask), NEG_INF)
 
 
-class EfficientGlobalPointer(nn.Module):
+class EfficientGlobalPointer(SpanHead):
     """Shared q/k for all types plus per-type start and end biases:
 
     s_a(i, j) = (R_i q_i)^T (R_j k_j) / sqrt(d) + w_{a,start}^T [q_i;k_i] + w_{a,end}^T [q_j;k_j]
@@ -76,7 +102,7 @@ class EfficientGlobalPointer(nn.Module):
         q, k = qk[..., : self.head_size], qk[..., self.head_size :]
         if self.use_rope:
             q, k = rope(q), rope(k)
-        shared = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, T, T)
+        shared = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)  # q_i . k_j / sqrt(d), (B, T, T)
         start_bias, end_bias = (self.bias(qk) / 2).transpose(1, 2).chunk(2, dim=1)  # (B, a, T) each
         s = shared[:, None] + start_bias[..., :, None] + end_bias[..., None, :]
         return s.masked_fill(~span_mask(attention_mask), NEG_INF)
@@ -85,18 +111,26 @@ class EfficientGlobalPointer(nn.Module):
 HEADS = {"gp": GlobalPointer, "egp": EfficientGlobalPointer}
 
 
+# Exponents are floored at -80: e^-80 ~ 2e-35 vanishes beside the appended 1, while below -88
+# the CPU's vectorised exp takes a slow underflow path (3-8x slower on the masked spans).
+EXP_FLOOR = -80.0
+
+
+def log_one_plus_sum_exp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + sum e^x) over the last dim: logsumexp with an appended 0. Entries at NEG_INF count as 0."""
+    m = x.detach().amax(-1, keepdim=True).clamp(min=0)
+    return (m + torch.log(torch.exp(-m) + torch.exp((x - m).clamp(min=EXP_FLOOR)).sum(-1, keepdim=True))).squeeze(-1)
+
+
 def multilabel_crossentropy(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Dense form. scores, targets: (B, a, T, T); targets in {0, 1}. Mean over (B, a).
 
-    loss = log(1 + sum_P e^{-s}) + log(1 + sum_N e^{s}), each as logsumexp with an appended 0.
+    loss = log(1 + sum_P e^{-s}) + log(1 + sum_N e^{s})      (masked spans hold NEG_INF: in neither)
     """
     s = scores.flatten(2)
-    y = targets.flatten(2).to(s.dtype)
-    zero = torch.zeros_like(s[..., :1])
-    s_pos = torch.where(y > 0, -s, torch.full_like(s, NEG_INF))  # -s over P, masked elsewhere
-    s_neg = torch.where(y > 0, torch.full_like(s, NEG_INF), s)  # s over N
-    pos = torch.logsumexp(torch.cat([s_pos, zero], -1), -1)
-    neg = torch.logsumexp(torch.cat([s_neg, zero], -1), -1)
+    gold = targets.flatten(2) > 0
+    pos = log_one_plus_sum_exp((-s).masked_fill(~gold, NEG_INF))
+    neg = log_one_plus_sum_exp(s.masked_fill(gold, NEG_INF))
     return (pos + neg).mean()
 
 
@@ -109,11 +143,10 @@ def sparse_multilabel_crossentropy(
     log(1 + sum_N e^s) = log(1 + sum_all e^s - sum_P e^s) = all + log(1 - e^{lse(P) - all}).
     """
     s = scores.flatten(2)
-    zero = torch.zeros_like(s[..., :1])
     s_gold = s.gather(-1, gold.clamp(min=0))
-    pos = torch.logsumexp(torch.cat([torch.where(gold_mask, -s_gold, NEG_INF), zero], -1), -1)
-    all_ = torch.logsumexp(torch.cat([s, zero], -1), -1)
-    gold_lse = torch.logsumexp(torch.where(gold_mask, s_gold, NEG_INF), -1)
+    pos = log_one_plus_sum_exp((-s_gold).masked_fill(~gold_mask, NEG_INF))
+    all_ = log_one_plus_sum_exp(s)
+    gold_lse = torch.logsumexp(s_gold.masked_fill(~gold_mask, NEG_INF), -1)
     neg = all_ + torch.log(torch.clamp(1 - torch.exp(gold_lse - all_), eps, 1))
     return (pos + neg).mean()
 

@@ -1,4 +1,5 @@
-"""The span extractor (encoder + GlobalPointer head) and its self-contained directory.
+"""The span extractor (encoder + head: GlobalPointer, Efficient GlobalPointer or CRF) and its
+self-contained directory.
 
 A model directory, like Hugging Face's ``save_pretrained`` output:
 
@@ -23,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .encoders import build_encoder
-from .globalpointer import HEADS
+from .heads import build_head, head_spec
 from .schema import Schema
 from .tokenization import CharTokenizer, HFTokenizer, Tokenizer
 
@@ -31,16 +32,18 @@ FORMAT_VERSION = 1
 
 
 class SpanExtractor(nn.Module):
-    def __init__(self, encoder: nn.Module, n_types: int, head: str = "gp", head_size: int = 64,
-                 use_rope: bool = True):
+    """Encoder + head. ``head`` is a head name with its settings, or a config.json head section."""
+
+    def __init__(self, encoder: nn.Module, n_types: int, head: str | dict = "gp", head_size: int = 64,
+                 use_rope: bool = True, tags: str = "bioes"):
         super().__init__()
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; expected one of {sorted(HEADS)}")
+        spec = head if isinstance(head, dict) else head_spec(head, head_size, use_rope, tags)
         self.encoder = encoder
-        self.head = HEADS[head](encoder.hidden_size, n_types, head_size, use_rope)
+        self.head = build_head(spec, encoder.hidden_size, n_types)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Span scores s_a(i, j): (B, n_types, T, T)."""
+        """The head's raw output: span scores (B, n_types, T, T) for gp/egp, tag emissions
+        (B, T, n_tags) for crf. ``self.head.decode(output, attention_mask, ...)`` turns it into spans."""
         return self.head(self.encoder(input_ids, attention_mask), attention_mask)
 
 
@@ -62,9 +65,8 @@ class LoadedModel:
 
 
 def build_model(config: dict, hf_config: Any = None, pretrained_path: Optional[str] = None) -> SpanExtractor:
-    head = config["head"]
     encoder = build_encoder(config["encoder"], hf_config, pretrained_path)
-    return SpanExtractor(encoder, len(config["labels"]), head["type"], head["head_size"], head.get("rope", True))
+    return SpanExtractor(encoder, len(config["labels"]), config["head"])
 
 
 def save_model(directory: str | Path, loaded: LoadedModel, metrics: Optional[dict] = None) -> Path:
@@ -102,7 +104,7 @@ def load_model(directory: str | Path) -> LoadedModel:
         raise ValueError(f"{directory}: saved by a newer extractor (format {config['format_version']})")
     tokenizer: Tokenizer
     if config["tokenizer"] == "char":
-        tokenizer = CharTokenizer.load(directory)
+        tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags", False)))
     else:
         tokenizer = HFTokenizer.from_directory(directory / "encoder")
     hf_config = None

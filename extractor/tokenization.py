@@ -31,30 +31,58 @@ def _char_key(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower() or ch
 
 
+WORD_TAGS = 4  # a character's place in its word: 0 single-character word, 1 first, 2 inside, 3 last
+
+
+def word_tags(text: str) -> list[int]:
+    """Each character's place in its word, from jieba's dictionary segmentation (no HMM: deterministic)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tags: list[int] = []
+    for word in jieba.cut(text, HMM=False):
+        n = len(word)
+        tags += [0] if n == 1 else [1] + [2] * (n - 2) + [3]
+    if len(tags) != len(text):  # jieba keeps every character; should a release not, fall back to no boundaries
+        return [0] * len(text)
+    return tags
+
+
 class CharTokenizer:
-    """One token per character; characters seen fewer than ``min_freq`` times map to [UNK]."""
+    """One token per character; characters seen fewer than ``min_freq`` times map to [UNK].
+
+    With ``with_word_tags`` each id also carries the character's place in its word
+    (``id = WORD_TAGS * char + tag``, see ``word_tags``): word boundaries reach the encoder
+    without a second input, so windows, batches and exported graphs stay as they are.
+    """
 
     FILE = "vocab.json"
 
-    def __init__(self, tokens: list[str]):
+    def __init__(self, tokens: list[str], with_word_tags: bool = False):
         if tokens[:4] != [PAD, UNK, CLS, SEP]:
             raise ValueError("a character vocabulary starts with [PAD], [UNK], [CLS], [SEP]")
         self.tokens = tokens
         self.index = {t: i for i, t in enumerate(tokens)}
-        self.pad_id, self.unk_id = 0, 1
+        self.pad_id, self.unk_id = 0, 1  # pad stays 0 with word tags: char 0, tag 0
         self.cls_id = self.sep_id = None  # char encoders need no sentence markers
+        self.with_word_tags = with_word_tags
 
     @classmethod
-    def build(cls, texts: Iterable[str], min_freq: int = 1) -> "CharTokenizer":
+    def build(cls, texts: Iterable[str], min_freq: int = 1, with_word_tags: bool = False) -> "CharTokenizer":
         counts = Counter(_char_key(ch) for text in texts for ch in text)
         chars = sorted(ch for ch, n in counts.items() if n >= min_freq and ch not in (PAD, UNK, CLS, SEP))
-        return cls([PAD, UNK, CLS, SEP] + chars)
+        return cls([PAD, UNK, CLS, SEP] + chars, with_word_tags)
 
     def __len__(self) -> int:
+        """Characters in the vocabulary (without word tags)."""
         return len(self.tokens)
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         ids = [self.index.get(_char_key(ch), self.unk_id) for ch in text]
+        if self.with_word_tags:
+            ids = [WORD_TAGS * i + tag for i, tag in zip(ids, word_tags(text))]
         return ids, [(i, i + 1) for i in range(len(text))]
 
     def save(self, directory: Path) -> None:
@@ -62,8 +90,8 @@ class CharTokenizer:
         (Path(directory) / self.FILE).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "CharTokenizer":
-        return cls(json.loads((Path(directory) / cls.FILE).read_text(encoding="utf-8")))
+    def load(cls, directory: Path, with_word_tags: bool = False) -> "CharTokenizer":
+        return cls(json.loads((Path(directory) / cls.FILE).read_text(encoding="utf-8")), with_word_tags)
 
 
 class HFTokenizer:

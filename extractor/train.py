@@ -18,27 +18,28 @@ from tqdm.auto import tqdm
 
 from .documents import Document
 from .encoders import scratch_bert_config
-from .globalpointer import multilabel_crossentropy, sparse_multilabel_crossentropy, span_targets, sparse_span_targets
+from .heads import head_spec
 from .metrics import Scorer
 from .model import LoadedModel, build_model, save_model
 from .predict import Predictor
 from .schema import Schema
-from .tokenization import CharTokenizer, HFTokenizer
+from .tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from .windows import Window, collate, encode_document, make_windows
 
 log = logging.getLogger(__name__)
 
 SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
 BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets", "trigram_buckets",
-                  "char_dropout"}
+                  "char_dropout", "word_tag_dim"}
 
 
 @dataclass
 class TrainConfig:
     encoder: str = "bilstm"  # bilstm | bert-scratch | path to a local Hugging Face model directory
-    head: str = "gp"
-    head_size: int = 64
-    rope: bool = True
+    head: str = "gp"  # gp | egp | crf
+    head_size: int = 64  # gp, egp
+    rope: bool = True  # gp, egp
+    tags: str = "bioes"  # crf: bioes | bio
     epochs: int = 30
     batch_size: int = 16
     lr: Optional[float] = None  # encoder learning rate; default depends on the encoder
@@ -55,6 +56,9 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
     min_char_freq: int = 1
     ema: Optional[float] = 0.99  # evaluate and save an exponential moving average of the weights; None: off
+    # BiLSTM only: feed each character's place in its jieba word (dictionary segmentation) to the encoder.
+    word_tags: bool = False
+    checkpoint: str = "best"  # best: the best dev epoch's weights; last: the final epoch's (fixed-epoch benchmarks)
     encoder_options: dict = field(default_factory=dict)
 
     def default_lrs(self) -> tuple[float, float]:
@@ -109,19 +113,23 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
     """Tokenizer and randomly initialised (or pretrained-encoder) model for a config."""
     config: dict = {
         "labels": list(schema.labels),
-        "head": {"type": cfg.head, "head_size": cfg.head_size, "rope": cfg.rope},
+        "head": head_spec(cfg.head, cfg.head_size, cfg.rope, cfg.tags),
         "window": {"max_tokens": cfg.max_tokens, "stride": cfg.stride},
         "max_span_len": cfg.max_span_len,
     }
     pretrained = None
     hf_config = None
     if cfg.encoder in SCRATCH_ENCODERS:
-        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq)
+        if cfg.word_tags and cfg.encoder != "bilstm":
+            raise ValueError("word tags are a BiLSTM feature; the transformer encoders take plain characters")
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, cfg.word_tags)
         config["tokenizer"] = "char"
+        config["word_tags"] = cfg.word_tags
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
-                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id}
+                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id,
+                    "word_tags": WORD_TAGS if cfg.word_tags else 0}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
                 raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
@@ -158,13 +166,20 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
 
 def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainConfig) -> list[Window]:
     index = {lab: i for i, lab in enumerate(loaded.labels)}
-    windows, unaligned = [], 0
+    head = loaded.model.head
+    windows, unaligned, dropped, dropped_docs = [], 0, 0, 0
     for n, doc in enumerate(docs):
         enc = encode_document(doc, loaded.tokenizer, index)
         unaligned += enc.unaligned
+        lost = len(set(enc.gold)) - len(set(head.trainable_spans(enc.gold)))
+        dropped, dropped_docs = dropped + lost, dropped_docs + (lost > 0)
         windows.extend(make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride))
     if unaligned:
         log.warning("%d gold entities cover no token (whitespace only?) and were left out of training", unaligned)
+    if dropped:
+        # Counted once per document, here, rather than in every batch that meets them.
+        log.warning("%d gold entities in %d documents overlap a longer one; the %s head cannot tag nested or "
+                    "overlapping spans and trains without them", dropped, dropped_docs, cfg.head)
     return windows
 
 
@@ -183,13 +198,8 @@ def bucketed_batches(windows: Sequence[Window], batch_size: int, rng: random.Ran
 
 def batch_loss(loaded: LoadedModel, batch: Sequence[Window], loss: str) -> torch.Tensor:
     ids, mask = collate(batch, loaded.tokenizer.pad_id)
-    scores = loaded.model(ids, mask)
-    n_types, T = scores.shape[1], scores.shape[-1]
-    gold = [w.gold for w in batch]
-    if loss == "sparse":
-        idx, gold_mask = sparse_span_targets(gold, n_types, T)
-        return sparse_multilabel_crossentropy(scores, idx, gold_mask)
-    return multilabel_crossentropy(scores, span_targets(gold, n_types, T))
+    output = loaded.model(ids, mask)
+    return loaded.model.head.loss(output, [w.gold for w in batch], mask, form=loss)
 
 
 def evaluate_model(loaded: LoadedModel, docs: Sequence[Document], batch_size: int = 32) -> dict:
@@ -207,14 +217,19 @@ def train(
     out_dir: str | Path,
     progress: Optional[bool] = None,
 ) -> dict:
-    """Train, keeping the best dev checkpoint in ``out_dir``; returns the training metrics."""
+    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
     if cfg.loss not in ("dense", "sparse"):
         raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
+    if cfg.checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {cfg.checkpoint!r}")
     if not train_docs:
         raise ValueError("no training documents")
     progress = sys.stderr.isatty() if progress is None else progress
     seed_everything(cfg.seed)
     loaded = build_untrained(cfg, schema, train_docs)
+    if schema.nested and not loaded.model.head.nested:
+        log.warning("schema %s is nested: true, but the %s head predicts flat spans only (one tag per token)",
+                    schema.name, cfg.head)
     windows = training_windows(train_docs, loaded, cfg)
     rng = random.Random(cfg.seed)
 
@@ -277,8 +292,9 @@ def train(
                  f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
         if improved:
             best, best_epoch, best_dev, stale = score, epoch, dev, 0
-            metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
-            save_model(out_dir, scored, metrics)
+            if cfg.checkpoint == "best":
+                metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
+                save_model(out_dir, scored, metrics)
         else:
             stale += 1
         elapsed = (time.perf_counter() - started) / 60
@@ -295,6 +311,9 @@ def train(
             # Decay the learning rate to zero by the last epoch that fits, not by an epoch never reached.
             fits = epoch + max(1, int((cfg.max_minutes - elapsed) / pace))
             plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
+    if cfg.checkpoint == "last":  # the final epoch's weights, whatever dev said
+        best_epoch, best_dev = epoch, dev
+        save_model(out_dir, scored)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_epoch, "dev": best_dev, "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 3),

@@ -83,9 +83,9 @@ def make_windows(
     return windows
 
 
-def collate(windows: Sequence[Window], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad a batch to its longest window (dynamic padding)."""
-    T = max(len(w.input_ids) for w in windows)
+def collate(windows: Sequence[Window], pad_id: int, pad_to: Optional[int] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a batch to its longest window (dynamic padding), or to ``pad_to`` tokens (static shapes)."""
+    T = max(max(len(w.input_ids) for w in windows), pad_to or 0)
     ids = torch.full((len(windows), T), pad_id, dtype=torch.long)
     mask = torch.zeros((len(windows), T), dtype=torch.long)
     for b, w in enumerate(windows):

@@ -1,4 +1,3 @@
-import inspect
 from pathlib import Path
 
 import pytest
@@ -27,23 +26,10 @@ TINY_BILSTM = {"embed_dim": 16, "hidden_size": 16, "num_layers": 1, "bigram_buck
 
 def make_tiny_hf_checkpoint(directory: Path, texts) -> Path:
     """A random-weight BERT and a character vocabulary, saved in Hugging Face layout."""
-    from transformers import BertConfig, BertModel
-    import transformers
+    from extractor.bench_speed import random_hf_checkpoint
 
-    chars = sorted({ch for t in texts for ch in t if not ch.isspace()})
-    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
-    if "vocab" in inspect.signature(transformers.BertTokenizer.__init__).parameters:  # transformers >= 5
-        tokenizer = transformers.BertTokenizer(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=False)
-    else:
-        vocab = directory / "vocab.txt"
-        directory.mkdir(parents=True, exist_ok=True)
-        vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
-        tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False)
-    config = BertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(str(directory))
-    tokenizer.save_pretrained(str(directory))
-    return directory
+    return random_hf_checkpoint(directory, texts, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=128)
 
 
 @pytest.fixture(scope="session")

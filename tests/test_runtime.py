@@ -1,0 +1,182 @@
+"""Prediction runtimes (fp32, torch int8, ONNX, ONNX int8), `extractor export` and `extractor bench speed`."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from extractor.cli import main
+from extractor.model import load_model
+from extractor.pipeline import PipelineError, parse_pipeline
+from extractor.predict import Predictor
+from extractor.runtime import OnnxForward, TorchForward, load_runtime
+from extractor.train import TrainConfig, train
+from extractor.windows import collate, encode_document, make_windows
+
+from conftest import TINY_BILSTM
+
+pytest.importorskip("onnxruntime")
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def bilstm_dir(tmp_path_factory, sample_docs, resume_schema):
+    out = tmp_path_factory.mktemp("rt-bilstm") / "model"
+    cfg = TrainConfig(encoder="bilstm", epochs=4, max_tokens=64, stride=48, seed=5, encoder_options=TINY_BILSTM)
+    train(cfg, resume_schema, sample_docs[:36], sample_docs[36:], out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory, sample_docs, resume_schema, tiny_hf_dir):
+    out = tmp_path_factory.mktemp("rt-bert") / "model"
+    cfg = TrainConfig(encoder=str(tiny_hf_dir), epochs=2, max_tokens=64, stride=48, seed=5, lr=1e-3)
+    train(cfg, resume_schema, sample_docs[:36], sample_docs[36:], out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(bilstm_dir, bert_dir):
+    for model_dir in (bilstm_dir, bert_dir):
+        result = invoke("export", "--model", model_dir, "--format", "onnx", "--quantize", "int8")
+        assert result.exit_code == 0, result.output
+    return {"bilstm": bilstm_dir, "bert": bert_dir}
+
+
+def windows_batch(loaded, docs):
+    windows = []
+    for n, doc in enumerate(docs):
+        windows += make_windows(n, encode_document(doc, loaded.tokenizer), loaded.tokenizer, 64, 48)
+    return collate(windows[:12], loaded.tokenizer.pad_id)
+
+
+def spans(predictor, docs):
+    return {(d.doc_id, e.start, e.end, e.label) for d, ents in predictor.predict(docs) for e in ents}
+
+
+def agreement(a: set, b: set) -> float:
+    return 1.0 if not a | b else len(a & b) / len(a | b)
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "bert"])
+def test_onnx_export_matches_torch_on_padded_batches(exported, kind, sample_docs):
+    model_dir = exported[kind]
+    info = json.loads((model_dir / "onnx" / "export.json").read_text())
+    loaded = load_model(model_dir)
+    assert info["model_version"] == loaded.version and set(info["files"]) == {"onnx", "onnx-int8"}
+    ids, mask = windows_batch(loaded, sample_docs[36:])
+    assert (mask == 0).any(), "the batch must contain padding"
+    expected = TorchForward(loaded.model)(ids, mask)
+    got = OnnxForward(model_dir / "onnx" / "model.onnx")(ids, mask)
+    real = expected > -1e11
+    assert got.shape == expected.shape and torch.equal(real, got > -1e11)
+    assert (got[real] - expected[real]).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "bert"])
+def test_every_runtime_predicts_what_fp32_predicts(exported, kind, sample_docs):
+    loaded = load_model(exported[kind])
+    docs = sample_docs[36:42]
+    # A threshold below 0 makes many borderline spans: a tougher comparison than the few confident ones.
+    reference = spans(Predictor(loaded, threshold=-1.0), docs)
+    assert len(reference) > 20
+    assert spans(Predictor(loaded, threshold=-1.0, runtime="onnx"), docs) == reference
+    for runtime in ("torch-int8", "onnx-int8"):
+        assert agreement(spans(Predictor(loaded, threshold=-1.0, runtime=runtime), docs), reference) > 0.9, runtime
+
+
+def test_torch_int8_quantises_linear_and_lstm_layers(bilstm_dir):
+    from torch.ao.nn.quantized import dynamic
+
+    forward = load_runtime(load_model(bilstm_dir), "torch-int8")
+    modules = list(forward.model.modules())
+    assert any(isinstance(m, dynamic.Linear) for m in modules) and any(isinstance(m, dynamic.LSTM) for m in modules)
+    assert not any(type(m) in (torch.nn.Linear, torch.nn.LSTM) for m in modules)
+
+
+def test_padding_to_the_full_window_changes_nothing(bilstm_dir, bert_dir, sample_docs):
+    for model_dir in (bilstm_dir, bert_dir):
+        loaded = load_model(model_dir)
+        dynamic = spans(Predictor(loaded, threshold=-1.0), sample_docs[36:42])
+        padded = spans(Predictor(loaded, threshold=-1.0, batch_size=1, pad_to_window=True), sample_docs[36:42])
+        assert agreement(padded, dynamic) == 1.0
+
+
+def test_onnx_runtime_without_export_names_the_command(tmp_path, bilstm_dir):
+    import shutil
+
+    copy = shutil.copytree(bilstm_dir, tmp_path / "m", ignore=shutil.ignore_patterns("onnx"))
+    with pytest.raises(FileNotFoundError, match="extractor export --model .* --format onnx --quantize int8"):
+        Predictor.from_directory(copy, runtime="onnx-int8")
+
+
+def test_stale_export_is_refused(tmp_path, exported):
+    import shutil
+
+    copy = shutil.copytree(exported["bilstm"], tmp_path / "m")
+    config = json.loads((copy / "config.json").read_text())
+    config["model_version"] = "0123456789abcdef"  # as if retrained in place
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="exported from model version .* again"):
+        Predictor.from_directory(copy, runtime="onnx")
+
+
+def test_unknown_runtime_is_a_clear_error(bilstm_dir):
+    with pytest.raises(ValueError, match="unknown runtime 'gpu'.*torch, torch-int8, onnx, onnx-int8"):
+        Predictor.from_directory(bilstm_dir, runtime="gpu")
+    raw = {"source": {"type": "parquet", "path": "x.parquet"}, "model": "m", "database": "sqlite://",
+           "runtime": "int4"}
+    with pytest.raises(PipelineError, match="runtime must be one of"):
+        parse_pipeline(raw, "p.yaml")
+    assert parse_pipeline(dict(raw, runtime="onnx-int8"), "p.yaml").predictor_options()["runtime"] == "onnx-int8"
+
+
+def test_bench_speed_writes_every_figure(exported, tmp_path):
+    out = tmp_path / "bench.json"
+    result = invoke("--threads", "1", "bench", "speed", "--encoder", exported["bilstm"], "--lengths", "16,40",
+                    "--latency-docs", "2", "--mixed-docs", "6", "--batch-size", "4", "--json", out)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["machine"]["threads"] == 1 and figures["settings"]["lengths"] == [16, 40]
+    (entry,) = figures["encoders"].values()
+    assert set(entry["paths"]) == {"naive", "fp32", "torch-int8", "onnx", "onnx-int8"}
+    for path in entry["paths"].values():
+        assert set(path["latency"]) == {"16", "40"}
+        assert path["latency"]["40"]["p95_ms"] >= path["latency"]["40"]["p50_ms"] > 0
+        assert path["docs_per_s"] > 0 and path["chars_per_s"] > 0 and path["peak_rss_mib"] > 50
+    assert entry["summary"]["fastest_runtime"] in {"torch-int8", "onnx", "onnx-int8"}
+    assert "fp32_throughput_vs_naive" in entry["summary"]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {k: v["summary"] for k, v in figures["encoders"].items()}
+    # The bench exported a copy; the user's model directory is untouched.
+    assert json.loads((exported["bilstm"] / "onnx" / "export.json").read_text())["model_version"]
+
+
+def test_bench_speed_rejects_unknown_encoders():
+    result = invoke("bench", "speed", "--encoder", "gpt-9", "--mixed-docs", "1", "--latency-docs", "1")
+    assert result.exit_code == 1 and "unknown bench encoder 'gpt-9'" in result.output
+
+
+def test_evaluate_and_predict_take_a_runtime(exported, tmp_path, sample_docs):
+    from extractor.documents import write_documents
+
+    gold = tmp_path / "gold.jsonl"
+    write_documents(sample_docs[36:42], gold)
+    scores = {}
+    for runtime in ("torch", "onnx"):
+        result = invoke("evaluate", "--model", exported["bilstm"], "--gold", gold, "--runtime", runtime,
+                        "--output", tmp_path / f"{runtime}.json")
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((tmp_path / f"{runtime}.json").read_text())
+        assert metrics["runtime"] == runtime
+        scores[runtime] = metrics["micro"]
+    assert scores["onnx"] == scores["torch"]
+    bare = tmp_path / "bare"
+    import shutil
+
+    shutil.copytree(exported["bilstm"], bare, ignore=shutil.ignore_patterns("onnx"))
+    result = invoke("predict", "--model", bare, "--input", gold, "--output", tmp_path / "p.jsonl", "--runtime", "onnx")
+    assert result.exit_code == 1 and "extractor export --model" in result.output
