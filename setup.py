@@ -31,6 +31,10 @@ setup(
         "test": ["pytest>=7"],
         # ONNX export and ONNX Runtime inference (`extractor export`, runtime: onnx-int8).
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
+        # `extractor run PIPELINE --engine ray`: the same pipeline on a Ray cluster (Ray Data; tested with 2.60).
+        # aiohttp: Ray Data probes fsspec's HTTP filesystem while resolving paths; without aiohttp that import
+        # fails every time, and two threads failing it at once can raise ImportError out of the read.
+        "ray": ["ray[data]>=2.9", "aiohttp>=3.9"],
     },
     entry_points={"console_scripts": ["extractor=extractor.cli:main"]},
 )

@@ -34,6 +34,7 @@ def _friendly_errors(fn):
         from sqlalchemy.exc import OperationalError
 
         from .db import DatabaseError
+        from .engines import EngineError
 
         try:
             return fn(*args, **kwargs)
@@ -46,6 +47,9 @@ def _friendly_errors(fn):
         except OperationalError as exc:  # the database went away mid-run; committed batches are kept
             click.echo(f"error: database failure: {str(exc.orig or exc).strip().splitlines()[0]}", err=True)
             sys.exit(EXIT_DATABASE)
+        except EngineError as exc:  # Ray missing (1), the cluster unreachable (3), the distributed job failed (1)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
 
     return wrapper
 
@@ -288,19 +292,29 @@ _SET_HELP = "Override a pipeline setting, e.g. --set database=sqlite:///x.db or 
 @click.option("--full-refresh", is_flag=True, help="Reprocess every document, not only new or changed ones.")
 @click.option("--limit", type=click.IntRange(min=1), help="Read at most N source records.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: read and predict on a Ray cluster (Parquet source and sink; "
+                   "pip install 'resume-extractor[ray]').")
+@click.option("--address", help="With --engine ray: the cluster to connect to (ray.init(address=...)), e.g. auto "
+                                 "or ray://head:10001. Default: the pipeline's ray.address, else RAY_ADDRESS, else "
+                                 "a new local Ray instance.")
 @_friendly_errors
-def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tuple[str, ...]) -> None:
+def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tuple[str, ...], engine: str,
+        address: Optional[str]) -> None:
     """Run the batch job PIPELINE (a YAML file, e.g. pipelines/nightly.yaml).
 
     Only documents new or changed since they were last processed (content hash,
     model version, rules version) are processed unless --full-refresh. Bad
     records are quarantined and counted, never dropped silently. Prints one line
-    of JSON with the run's counts and outputs.
+    of JSON with the run's counts and outputs. --engine ray runs the same job
+    on a Ray cluster (docs/ray.md).
     """
-    from .runner import run_pipeline
+    from . import engines
 
+    if address and engine != "ray":
+        raise click.UsageError("--address is for --engine ray")
     cfg = _load_pipeline(pipeline, settings)
-    summary = run_pipeline(cfg, full_refresh=full_refresh, limit=limit, progress=_progress())
+    summary = engines.run(cfg, engine, full_refresh=full_refresh, limit=limit, progress=_progress(), address=address)
     if summary.report:
         click.echo("fields F1: " + ", ".join(f"{k} {v * 100:.2f}" for k, v in summary.report["fields_f1"].items())
                    + f"; document exact match {summary.report['doc_exact_match'] * 100:.2f}%", err=True)

@@ -1,16 +1,49 @@
-"""Prediction files: JSONL or Parquet (one row per document) or CSV (one row per span)."""
+"""Prediction files: JSONL or Parquet (one row per document) or CSV (one row per span); and the
+runner's wide table (one row per document, one column per field)."""
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .documents import Document, Entity
 from .fields import field_strings
 from .schema import Schema
 
 PARQUET_BATCH = 1024
+
+
+# ---------------------------------------------------------------- the wide table
+
+def wide_columns(schema: Schema) -> list[str]:
+    """``doc_id``, then per field: its value(s), ``<field>_confidence`` and, when its rules give codes,
+    ``<field>_code``."""
+    cols = ["doc_id"]
+    for spec in schema.fields:
+        cols += [spec.name, f"{spec.name}_confidence"] + ([f"{spec.name}_code"] if spec.codes else [])
+    return cols
+
+
+def wide_arrow_schema(schema: Schema):
+    import pyarrow as pa
+
+    return pa.schema([(c, pa.float64() if c.endswith("_confidence") else pa.string()) for c in wide_columns(schema)])
+
+
+def wide_row(doc_id: Optional[str], values: Mapping[str, Sequence[Any]], schema: Schema) -> dict:
+    """One document's wide row from its chosen values per field, in order (anything with ``value``,
+    ``code`` and ``score``: a ``FieldValue`` or a database row)."""
+    out: dict[str, Any] = {"doc_id": doc_id}
+    for spec in schema.fields:
+        vals = values.get(spec.name) or ()
+        out[spec.name] = "|".join(v.value for v in vals) if vals else None
+        scores = [v.score for v in vals if v.score is not None]
+        # A multi-valued field is only as sure as its least sure value.
+        out[f"{spec.name}_confidence"] = round(min(scores), 4) if scores else None
+        if spec.codes:
+            out[f"{spec.name}_code"] = "|".join(v.code or "" for v in vals) if vals else None
+    return out
 
 
 def prediction_record(doc: Document, spans: list[Entity], schema: Schema) -> dict:

@@ -66,6 +66,18 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """How ``extractor run --engine ray`` runs the pipeline on a Ray cluster (ignored by the local engine)."""
+
+    address: Optional[str] = None  # ray.init(address=...); --address wins; None: RAY_ADDRESS or a new local instance
+    # Actors in the prediction pool, each holding one model: (min, max); None: as many as the cluster's CPUs
+    # allow, one CPU left for reading.
+    concurrency: Optional[tuple[int, int]] = None
+    batch_size: int = 256  # documents per call of an actor
+    num_cpus_per_actor: float = 1.0  # Ray CPUs reserved per actor; its torch threads: max(1, int(this))
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     name: str
     source: SourceConfig
@@ -82,6 +94,7 @@ class PipelineConfig:
     max_tokens: Optional[int] = None  # window settings; default: the model's own
     stride: Optional[int] = None
     runtime: str = "torch"  # torch | torch-int8 | onnx | onnx-int8 (see extractor/runtime.py)
+    ray: RayConfig = field(default_factory=RayConfig)
     path: Optional[str] = None
 
     def predictor_options(self) -> dict:
@@ -135,7 +148,7 @@ def load_pipeline(path: str | Path, overrides: Optional[Mapping[str, Any]] = Non
 
 def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "batch_size",
-                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window", "runtime"}
+                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window", "runtime", "ray"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -178,7 +191,7 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
         max_chars=_positive(raw, "max_chars", 200_000, where),
         max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)),
         max_tokens=window.get("max_tokens"), stride=window.get("stride"), runtime=str(raw.get("runtime", "torch")),
-        path=where,
+        ray=parse_ray(raw.get("ray"), where), path=where,
     )
     from .runtime import RUNTIMES
 
@@ -187,6 +200,44 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     if cfg.max_tokens is not None and cfg.stride is not None and not 0 < cfg.stride < cfg.max_tokens:
         raise PipelineError(f"{where}: window.stride must be between 0 and window.max_tokens")
     return cfg
+
+
+def parse_ray(raw: Any, where: str) -> RayConfig:
+    if raw is None:
+        return RayConfig()
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{where}: ray must be a mapping (address, concurrency, batch_size, num_cpus_per_actor)")
+    unknown = set(raw) - {"address", "concurrency", "batch_size", "num_cpus_per_actor"}
+    if unknown:
+        raise PipelineError(f"{where}: ray has unknown keys {sorted(unknown)}; it takes address, concurrency, "
+                            "batch_size and num_cpus_per_actor")
+    address = raw.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise PipelineError(f"{where}: ray.address must be a string such as 'auto' or 'ray://head:10001', "
+                            f"got {address!r}")
+    concurrency = raw.get("concurrency")
+    if concurrency in (None, "auto"):
+        pool = None
+    elif _is_int(concurrency) and concurrency >= 1:
+        pool = (concurrency, concurrency)
+    elif (isinstance(concurrency, list) and len(concurrency) == 2 and all(_is_int(c) for c in concurrency)
+          and 1 <= concurrency[0] <= concurrency[1]):
+        pool = (concurrency[0], concurrency[1])
+    else:
+        raise PipelineError(f"{where}: ray.concurrency must be a positive integer (a fixed pool of actors), "
+                            f"[min, max] with 1 <= min <= max (an autoscaling pool) or 'auto', got {concurrency!r}")
+    cpus = raw.get("num_cpus_per_actor", 1)
+    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus > 0:
+        raise PipelineError(f"{where}: ray.num_cpus_per_actor must be a number above 0 (e.g. 1, 4 or 0.5), "
+                            f"got {cpus!r}")
+    batch_size = raw.get("batch_size", 256)
+    if not _is_int(batch_size) or batch_size < 1:
+        raise PipelineError(f"{where}: ray.batch_size must be a positive integer, got {batch_size!r}")
+    return RayConfig(address=address, concurrency=pool, batch_size=batch_size, num_cpus_per_actor=float(cpus))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _positive(raw: dict, key: str, default: int, where: str) -> int:

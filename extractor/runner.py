@@ -9,33 +9,34 @@ rerun skips exactly what was committed.
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from . import db
-from .documents import Document, DocumentError, Entity, validate
-from .fields import FieldValue, extract_fields
+from .batch import FieldPredictor, RulesError, load_rules as _load_rules, predictor_options
+from .documents import Document
+from .fields import FieldValue
 from .model import LoadedModel, load_model
+from .outputs import wide_arrow_schema, wide_columns, wide_row
 from .pipeline import PipelineConfig, PipelineError
 from .predict import Predictor
+from .records import Quarantined, check_record, content_hash, preview
 from .reports import ReportCollector, write_report
 from .schema import Schema
 from .sources import SourceRecord, open_source
 
 log = logging.getLogger(__name__)
 
-PREVIEW_CHARS = 200
 PARQUET_ROWS = 1024
+DUPLICATE = "doc_id already read earlier in this run; the first one was kept"
 
 
 @dataclass
@@ -54,128 +55,78 @@ class RunSummary:
     outputs: dict[str, str] = field(default_factory=dict)
     report: Optional[dict] = None  # headline figures of the run's accuracy report, when the source had gold
     regressions: list[dict] = field(default_factory=list)
+    engine: str = "local"  # local | ray: what read and predicted (everything else is the same code)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 @dataclass
-class Quarantined:
+class Candidate:
+    """A record that passed the checks, as the incremental logic sees it."""
+
     position: int
-    doc_id: Optional[str]
-    reason: str
-    detail: str
-    preview: Optional[str] = None
+    doc_id: str
+    content_hash: str
+    preview: Optional[str]  # for the quarantine row, should it turn out to be a duplicate
+    updated_at: Any = None
+    doc: Optional[Document] = None  # the document itself where the engine has it (the local runner)
 
 
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+@dataclass
+class Triage:
+    todo: list[Candidate]
+    skipped: list[str]
+    quarantined: list[Quarantined]
 
 
 def load_rules(cfg: PipelineConfig, loaded: LoadedModel) -> Schema:
-    schema = Schema.load(cfg.schema) if cfg.schema else loaded.schema
-    used = {lab for spec in schema.fields for lab in spec.labels + (spec.derive.labels if spec.derive else ())}
-    unknown = sorted(used - set(loaded.labels))
-    if unknown:
-        raise PipelineError(f"{cfg.path}: schema {cfg.schema} uses labels {unknown} that model {cfg.model} "
-                            f"does not predict (it predicts {loaded.labels})")
-    return schema
-
-
-# ---------------------------------------------------------------- checking records
-
-def _preview(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else repr(value)
-    return text[:PREVIEW_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def check_record(rec: SourceRecord, max_chars: int, gold_configured: bool) -> Document | Quarantined:
-    """A Document, or the reason this record cannot become one."""
-    doc_id = rec.doc_id
-    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
-        doc_id = str(doc_id)
-    if doc_id is None or (isinstance(doc_id, str) and not doc_id.strip()):
-        return Quarantined(rec.position, None, "missing_id", "doc_id is null or empty", _preview(rec.text))
-    if not isinstance(doc_id, str):
-        return Quarantined(rec.position, _preview(doc_id), "bad_id",
-                           f"doc_id must be a string or an integer, got {type(doc_id).__name__}", _preview(rec.text))
-    if len(doc_id) > 255:
-        return Quarantined(rec.position, doc_id[:255], "bad_id", "doc_id is longer than 255 characters")
-    text = rec.text
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return Quarantined(rec.position, doc_id, "undecodable", f"text bytes are not UTF-8 ({exc})",
-                               _preview(bytes(text)))
-    if text is None:
-        return Quarantined(rec.position, doc_id, "null_text", "text is null")
-    if not isinstance(text, str):
-        return Quarantined(rec.position, doc_id, "non_string_text", f"text is a {type(text).__name__}, not a string",
-                           _preview(text))
-    if not text.strip():
-        return Quarantined(rec.position, doc_id, "empty_text", "text is empty or only whitespace", _preview(text))
-    if len(text) > max_chars:
-        return Quarantined(rec.position, doc_id, "oversize", f"text has {len(text)} characters; max_chars is "
-                           f"{max_chars}", _preview(text))
-    bad = next((i for i, ch in enumerate(text) if ch == "\ufffd" or "\ud800" <= ch <= "\udfff"), None)
-    if bad is not None:
-        # U+FFFD is what a lossy decode left behind; a lone surrogate cannot be stored as UTF-8 at all.
-        return Quarantined(rec.position, doc_id, "undecodable",
-                           f"text has an undecodable character (U+{ord(text[bad]):04X}) at offset {bad}",
-                           _preview(text))
-    entities: list[Entity] = []
-    fields = None
-    if gold_configured:
-        try:
-            entities, fields = _gold(rec)
-            doc = Document(doc_id, text, entities, fields)
-            validate(doc)
-        except (ValueError, TypeError, KeyError, DocumentError) as exc:
-            return Quarantined(rec.position, doc_id, "bad_gold", f"gold labels unusable: {exc}", _preview(text))
-        return doc
-    return Document(doc_id, text)
-
-
-def _gold(rec: SourceRecord) -> tuple[list[Entity], Optional[dict]]:
-    ents = rec.gold_entities
-    if isinstance(ents, str):
-        ents = json.loads(ents)
-    entities = [Entity(int(e["start"]), int(e["end"]), str(e["label"])) for e in (ents or [])]
-    fields = rec.gold_fields
-    if isinstance(fields, str):
-        fields = json.loads(fields)
-    if fields is not None and not isinstance(fields, dict):
-        raise ValueError("gold fields must be a JSON object")
-    return entities, fields
+    try:
+        return _load_rules(loaded, cfg.schema)
+    except RulesError as exc:
+        raise PipelineError(f"{cfg.path}: schema {cfg.schema} uses labels {exc.unknown} that model {cfg.model} "
+                            f"does not predict (it predicts {loaded.labels})") from None
 
 
 # ---------------------------------------------------------------- the run
 
 class Runner:
+    """The local engine: records are read, checked, predicted and committed in this process, one batch of
+    ``batch_size`` documents (one transaction) at a time. ``extractor.ray_engine.RayRunner`` keeps all of
+    this but the reading and predicting, which it hands to a Ray cluster."""
+
+    engine_name = "local"
+
     def __init__(self, cfg: PipelineConfig, full_refresh: bool = False, limit: Optional[int] = None,
                  progress: bool = False):
         self.cfg, self.full_refresh, self.limit, self.progress = cfg, full_refresh, limit, progress
-        self.loaded = load_model(cfg.model)
-        self.schema = load_rules(cfg, self.loaded)
+        self.loaded, self.schema = self._load()
         self.model_version = self.loaded.version
         self.rules_version = self.schema.rules_version
-        self.source = open_source(cfg.source)  # fails now (missing file/column) rather than mid-run
+        self.source = self._open_source()  # fails now (missing file/column) rather than mid-run
         self.engine: Engine = db.make_engine(cfg.database)
         db.ensure_schema(self.engine)
-        self.predictor = Predictor(self.loaded, **cfg.predictor_options())
         cols = cfg.source.columns
         self.gold_configured = bool(cols.gold_entities or cols.gold_fields)
         self.collector = (ReportCollector(self.schema, self.loaded.labels, cfg.report.examples)
                           if self.gold_configured else None)
 
+    def _load(self) -> tuple[LoadedModel, Schema]:
+        """The model and rules; the local engine loads them into the predictor it runs."""
+        try:
+            self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, predictor_options(self.cfg))
+        except RulesError as exc:
+            raise PipelineError(f"{self.cfg.path}: schema {self.cfg.schema} uses labels {exc.unknown} that model "
+                                f"{self.cfg.model} does not predict (it predicts {exc.labels})") from None
+        return self.predictor.loaded, self.predictor.schema
+
+    def _open_source(self):
+        return open_source(self.cfg.source)
+
     def run(self) -> RunSummary:
         summary = self._start()
         try:
-            for batch in self._batches(summary):
-                self.process_batch(batch, summary)
+            self._process(summary)
             summary.outputs = self.export_sinks()
             if self.collector is not None and self.collector.n_docs:
                 self._report(summary)
@@ -187,6 +138,10 @@ class Runner:
                  summary.run_id, summary.status, summary.n_read, summary.n_processed, summary.n_skipped,
                  summary.n_quarantined, summary.n_windows)
         return summary
+
+    def _process(self, summary: RunSummary) -> None:
+        for batch in self._batches(summary):
+            self.process_batch(batch, summary)
 
     def _start(self) -> RunSummary:
         now = datetime.now(timezone.utc)
@@ -201,9 +156,10 @@ class Runner:
             ).returning(db.runs.c.run_id)).scalar_one()
         if stale:
             log.warning("%d earlier run(s) of %s never finished (killed?); marked interrupted", stale, self.cfg.name)
-        log.info("run %d of %s: source %s, model %s, rules %s%s", run_id, self.cfg.name, self.source.describe(),
-                 self.model_version, self.rules_version, " (full refresh)" if self.full_refresh else "")
-        return RunSummary(run_id, self.cfg.name, self.model_version, self.rules_version)
+        log.info("run %d of %s (%s engine): source %s, model %s, rules %s%s", run_id, self.cfg.name, self.engine_name,
+                 self.source.describe(), self.model_version, self.rules_version,
+                 " (full refresh)" if self.full_refresh else "")
+        return RunSummary(run_id, self.cfg.name, self.model_version, self.rules_version, engine=self.engine_name)
 
     def _records(self) -> Iterator[SourceRecord]:
         for n, rec in enumerate(self.source):
@@ -231,76 +187,98 @@ class Runner:
                 yield batch
 
     def process_batch(self, records: list[SourceRecord], summary: RunSummary) -> None:
-        quarantined: list[Quarantined] = []
-        docs: list[Document] = []
-        in_batch: set[str] = set()
+        """Check, triage, predict and commit one batch of source records."""
+        assert self.predictor is not None
+        items: list[Candidate | Quarantined] = []
         for rec in records:
             checked = check_record(rec, self.cfg.max_chars, self.gold_configured)
-            if isinstance(checked, Document) and checked.doc_id in in_batch:
-                checked = Quarantined(rec.position, checked.doc_id, "duplicate_id",
-                                      "doc_id already read earlier in this run; the first one was kept",
-                                      _preview(checked.text))
-            if isinstance(checked, Quarantined):
-                quarantined.append(checked)
+            items.append(checked if isinstance(checked, Quarantined) else
+                         Candidate(rec.position, checked.doc_id, content_hash(checked.text), None, rec.updated_at,
+                                   checked))
+        triage = self.triage(items, summary.run_id)
+        predictions = self.predictor.predict_documents([c.doc for c in triage.todo])
+        done = [(c.doc_id, c.content_hash, p.fields, c.updated_at) for c, p in zip(triage.todo, predictions)]
+        n_windows = sum(p.n_windows for p in predictions)
+        self._commit(summary.run_id, done, triage.skipped, triage.quarantined,
+                     counts=dict(n_read=len(records), n_processed=len(done), n_skipped=len(triage.skipped),
+                                 n_quarantined=len(triage.quarantined), n_windows=n_windows))
+        self._tally(summary, len(records), len(done), triage.skipped, triage.quarantined, n_windows)
+        if self.collector is not None:
+            for p in predictions:
+                self.collector.add(p.doc, p.entities)
+
+    def triage(self, items: Sequence[Candidate | Quarantined], run_id: int,
+               pending: Optional[set[str]] = None) -> Triage:
+        """Split one batch of checked records, in source order, into documents to process, documents
+        unchanged since they were processed (skipped), and quarantined records (the check failures plus
+        duplicates: a doc_id already read in this run, in this batch, in an earlier committed batch, or in
+        ``pending``, documents accepted earlier in this run whose results are not committed yet)."""
+        quarantined: list[Quarantined] = []
+        firsts: list[Candidate] = []
+        in_batch: set[str] = set()
+
+        def duplicate(c: Candidate) -> Quarantined:
+            text_preview = c.preview if c.preview is not None or c.doc is None else preview(c.doc.text)
+            return Quarantined(c.position, c.doc_id, "duplicate_id", DUPLICATE, text_preview)
+
+        for item in items:
+            if isinstance(item, Quarantined):
+                quarantined.append(item)
+            elif item.doc_id in in_batch or (pending is not None and item.doc_id in pending):
+                quarantined.append(duplicate(item))
             else:
-                in_batch.add(checked.doc_id)
-                docs.append(checked)
-        hashes = {d.doc_id: content_hash(d.text) for d in docs}
-        positions = {rec.doc_id if isinstance(rec.doc_id, str) else str(rec.doc_id): rec.position for rec in records}
-        with self.engine.connect() as conn:
-            known = {row.doc_id: row for row in conn.execute(
-                select(db.processed_documents).where(db.processed_documents.c.doc_id.in_(list(hashes))))}
-        todo: list[Document] = []
+                in_batch.add(item.doc_id)
+                firsts.append(item)
+        known = self._ledger_rows([c.doc_id for c in firsts])
+        todo: list[Candidate] = []
         skipped: list[str] = []
-        for d in docs:
-            row = known.get(d.doc_id)
-            if row is not None and row.seen_run_id == summary.run_id:
-                quarantined.append(Quarantined(positions.get(d.doc_id, -1), d.doc_id, "duplicate_id",
-                                               "doc_id already read earlier in this run; the first one was kept",
-                                               _preview(d.text)))
-            elif (not self.full_refresh and row is not None and row.content_hash == hashes[d.doc_id]
+        for c in firsts:
+            row = known.get(c.doc_id)
+            if row is not None and row.seen_run_id == run_id:
+                quarantined.append(duplicate(c))
+            elif (not self.full_refresh and row is not None and row.content_hash == c.content_hash
                   and row.model_version == self.model_version and row.rules_version == self.rules_version):
-                skipped.append(d.doc_id)
+                skipped.append(c.doc_id)
             else:
-                todo.append(d)
-        windows_before = self.predictor.windows_made
-        spans = self.predictor.predict_chunk(todo) if todo else []
-        chosen = [extract_fields(d.text, s, self.schema) for d, s in zip(todo, spans)]
-        n_windows = self.predictor.windows_made - windows_before
-        self._commit(summary.run_id, todo, hashes, chosen, skipped, quarantined,
-                     {rec.doc_id: rec.updated_at for rec in records if rec.updated_at is not None},
-                     counts=dict(n_read=len(records), n_processed=len(todo), n_skipped=len(skipped),
-                                 n_quarantined=len(quarantined), n_windows=n_windows))
-        summary.n_read += len(records)
-        summary.n_processed += len(todo)
+                todo.append(c)
+        return Triage(todo, skipped, quarantined)
+
+    def _ledger_rows(self, doc_ids: list[str]) -> dict:
+        if not doc_ids:
+            return {}
+        with self.engine.connect() as conn:
+            return {row.doc_id: row for row in conn.execute(
+                select(db.processed_documents).where(db.processed_documents.c.doc_id.in_(doc_ids)))}
+
+    def _tally(self, summary: RunSummary, n_read: int, n_processed: int, skipped: Sequence[str],
+               quarantined: Sequence[Quarantined], n_windows: int) -> None:
+        summary.n_read += n_read
+        summary.n_processed += n_processed
         summary.n_skipped += len(skipped)
         summary.n_quarantined += len(quarantined)
         summary.n_windows += n_windows
         for q in quarantined:
             summary.quarantine_reasons[q.reason] = summary.quarantine_reasons.get(q.reason, 0) + 1
             log.warning("quarantined record %d (doc_id %r): %s: %s", q.position, q.doc_id, q.reason, q.detail)
-        if self.collector is not None:
-            for d, s in zip(todo, spans):
-                self.collector.add(d, s)
-        log.debug("batch: %d read, %d processed, %d skipped, %d quarantined", len(records), len(todo),
-                  len(skipped), len(quarantined))
+        log.debug("batch: %d read, %d processed, %d skipped, %d quarantined", n_read, n_processed, len(skipped),
+                  len(quarantined))
 
-    def _commit(self, run_id: int, todo: list[Document], hashes: dict[str, str],
-                chosen: list[dict[str, list[FieldValue]]], skipped: list[str], quarantined: list[Quarantined],
-                updated_at: dict, counts: dict) -> None:
-        """One transaction per batch: values, ledger, quarantine and run counts commit together or not at all."""
-        ids = [d.doc_id for d in todo]
+    def _commit(self, run_id: int, done: Sequence[tuple[str, str, dict[str, list[FieldValue]], Any]],
+                skipped: Sequence[str], quarantined: Sequence[Quarantined], counts: dict) -> None:
+        """One transaction per batch: values, ledger, quarantine and run counts commit together or not at all.
+        ``done`` holds (doc_id, content hash, chosen values per field, source updated_at) per processed document."""
+        ids = [doc_id for doc_id, _, _, _ in done]
         value_rows = [
-            {"doc_id": d.doc_id, "field": name, "ordinal": i, "value": v.value, "code": v.code, "raw": v.raw,
+            {"doc_id": doc_id, "field": name, "ordinal": i, "value": v.value, "code": v.code, "raw": v.raw,
              "start": v.start, "end": v.end, "score": None if v.score is None else float(v.score), "rule": v.rule,
              "model_version": self.model_version, "rules_version": self.rules_version, "run_id": run_id}
-            for d, fields in zip(todo, chosen) for name, values in fields.items() for i, v in enumerate(values)
+            for doc_id, _, fields, _ in done for name, values in fields.items() for i, v in enumerate(values)
         ]
         ledger_rows = [
-            {"doc_id": i, "content_hash": hashes[i], "model_version": self.model_version,
+            {"doc_id": doc_id, "content_hash": digest, "model_version": self.model_version,
              "rules_version": self.rules_version, "run_id": run_id, "seen_run_id": run_id,
-             "updated_at": None if updated_at.get(i) is None else str(updated_at[i])}
-            for i in ids
+             "updated_at": None if updated_at is None else str(updated_at)}
+            for doc_id, digest, _, updated_at in done
         ]
         now = datetime.now(timezone.utc)
         pd, fv = db.processed_documents, db.field_values
@@ -313,7 +291,7 @@ class Runner:
                 conn.execute(delete(pd).where(pd.c.doc_id.in_(ids)))
                 conn.execute(insert(pd), ledger_rows)
             if skipped:
-                conn.execute(update(pd).where(pd.c.doc_id.in_(skipped)).values(seen_run_id=run_id))
+                conn.execute(update(pd).where(pd.c.doc_id.in_(list(skipped))).values(seen_run_id=run_id))
             if quarantined:
                 conn.execute(insert(db.quarantine), [
                     {"run_id": run_id, "doc_id": q.doc_id, "position": q.position, "reason": q.reason,
@@ -344,34 +322,17 @@ class Runner:
             .where(and_(pd.c.model_version == self.model_version, pd.c.rules_version == self.rules_version))
             .order_by(pd.c.doc_id, fv.c.field, fv.c.ordinal)
         )
-        coded = {spec.name for spec in self.schema.fields if spec.codes}
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=PARQUET_ROWS).execute(stmt)
             for doc_id, rows in groupby(result, key=lambda r: r.doc_id):
-                out: dict[str, Any] = {"doc_id": doc_id}
-                for name in self.schema.field_names:
-                    out[name] = None
-                    out[f"{name}_confidence"] = None
-                    if name in coded:
-                        out[f"{name}_code"] = None
                 values: dict[str, list] = {}
                 for r in rows:
                     if r.field is not None:
                         values.setdefault(r.field, []).append(r)
-                for name, vals in values.items():
-                    out[name] = "|".join(v.value for v in vals)
-                    scores = [v.score for v in vals if v.score is not None]
-                    # A multi-valued field is only as sure as its least sure value.
-                    out[f"{name}_confidence"] = round(min(scores), 4) if scores else None
-                    if name in coded:
-                        out[f"{name}_code"] = "|".join(v.code or "" for v in vals)
-                yield out
+                yield wide_row(doc_id, values, self.schema)
 
     def wide_columns(self) -> list[str]:
-        cols = ["doc_id"]
-        for spec in self.schema.fields:
-            cols += [spec.name, f"{spec.name}_confidence"] + ([f"{spec.name}_code"] if spec.codes else [])
-        return cols
+        return wide_columns(self.schema)
 
     def export_sinks(self) -> dict[str, str]:
         """Rewrite the wide table files from the database, each to a temporary name then renamed into place."""
@@ -381,7 +342,7 @@ class Runner:
         import pyarrow.parquet as pq
 
         columns = self.wide_columns()
-        arrow_schema = pa.schema([(c, pa.float64() if c.endswith("_confidence") else pa.string()) for c in columns])
+        arrow_schema = wide_arrow_schema(self.schema)
         writers, handles, paths = [], [], {}
         for sink in self.cfg.sinks:
             final = Path(sink.path)

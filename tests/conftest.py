@@ -35,3 +35,14 @@ def make_tiny_hf_checkpoint(directory: Path, texts) -> Path:
 @pytest.fixture(scope="session")
 def tiny_hf_dir(tmp_path_factory, sample_docs) -> Path:
     return make_tiny_hf_checkpoint(tmp_path_factory.mktemp("tiny-bert"), [d.text for d in sample_docs])
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, sample_docs) -> Path:
+    """A one-epoch tiny BiLSTM for the product schema (the nightly tests train the same one per module)."""
+    from extractor.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny-model") / "model"
+    cfg = TrainConfig(epochs=1, seed=1, max_tokens=64, stride=48, patience=2, encoder_options=TINY_BILSTM)
+    train(cfg, Schema.load(ROOT / "schemas" / "resume.yaml"), sample_docs[:36], sample_docs[36:40], out)
+    return out
