@@ -137,13 +137,14 @@ def sample(n: int, seed: int, out: Path) -> None:
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
 @click.option("--encoder-option", "encoder_options", multiple=True, metavar="KEY=VALUE",
               help="Encoder hyper-parameter, e.g. hidden_size=256 (repeatable).")
-@click.option("--word-tags/--no-word-tags", default=False, show_default=True,
-              help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation).")
+@click.option("--word-tags/--no-word-tags", default=None,
+              help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation). "
+                   "Default: on for the BiLSTM.")
 @_friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int, stride: int, loss: str,
           patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...], word_tags: bool) -> None:
+          encoder_options: tuple[str, ...], word_tags: Optional[bool]) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from .documents import read_documents
     from .schema import Schema

@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from .model import LoadedModel, load_model
-from .runtime import ONNX_DIR, ONNX_FILES, OnnxForward, TorchForward
+from .runtime import ONNX_DIR, ONNX_FILES, OnnxForward, TorchForward, export_problem
 from .windows import collate, Window
 
 log = logging.getLogger(__name__)
@@ -94,3 +94,14 @@ def export_onnx(model_dir: str | Path, quantize: Optional[str] = None) -> dict:
     (out_dir / "export.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     log.info("exported %s to %s in %.1fs", model_dir, out_dir, info["seconds"])
     return info
+
+
+def prepare_runtime(model_dir: str | Path, runtime: str) -> None:
+    """Export when a pipeline's onnx runtime has no current export: missing, or from a retrained model."""
+    if runtime not in ONNX_FILES:
+        return
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    problem = export_problem(Path(model_dir), runtime, config.get("model_version", "unsaved"))
+    if problem is not None:
+        log.info("%s: exporting for runtime %s", problem, runtime)
+        export_onnx(model_dir, quantize="int8" if runtime == "onnx-int8" else None)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from . import db
 from .batch import FieldPredictor, RulesError, load_rules as _load_rules, predictor_options
 from .documents import Document
+from .export import prepare_runtime
 from .fields import FieldValue
 from .model import LoadedModel, load_model
 from .outputs import wide_arrow_schema, wide_columns, wide_row
@@ -113,6 +114,7 @@ class Runner:
 
     def _load(self) -> tuple[LoadedModel, Schema]:
         """The model and rules; the local engine loads them into the predictor it runs."""
+        prepare_runtime(self.cfg.model, self.cfg.runtime)
         try:
             self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, predictor_options(self.cfg))
         except RulesError as exc:
@@ -414,6 +416,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
     to the database). Returns (report, paths, regressions)."""
     from tqdm.auto import tqdm
 
+    prepare_runtime(cfg.model, cfg.runtime)
     loaded = load_model(cfg.model)
     schema = load_rules(cfg, loaded)
     cols = cfg.source.columns

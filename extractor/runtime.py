@@ -85,20 +85,25 @@ def onnx_path(loaded: LoadedModel, runtime: str) -> Path:
         raise ValueError(f"runtime {runtime!r} needs ONNX Runtime: pip install 'resume-extractor[onnx]'") from None
     if loaded.directory is None:
         raise ValueError(f"runtime {runtime!r} needs a saved model directory with an ONNX export")
-    directory = Path(loaded.directory) / ONNX_DIR
-    path = directory / ONNX_FILES[runtime]
-    quantize = " --quantize int8" if runtime == "onnx-int8" else ""
+    problem = export_problem(Path(loaded.directory), runtime, loaded.version)
+    if problem is not None:
+        quantize = " --quantize int8" if runtime == "onnx-int8" else ""
+        error = FileNotFoundError if problem.endswith("is missing") else ValueError
+        raise error(f"{problem}: run `extractor export --model {loaded.directory} --format onnx{quantize}`")
+    return Path(loaded.directory) / ONNX_DIR / ONNX_FILES[runtime]
+
+
+def export_problem(model_dir: Path, runtime: str, model_version: str) -> Optional[str]:
+    """Why ``runtime``'s exported file cannot serve this model version (missing, stale), or None."""
+    path = model_dir / ONNX_DIR / ONNX_FILES[runtime]
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `extractor export --model {loaded.directory} "
-                                f"--format onnx{quantize}` first")
-    info_path = directory / "export.json"
+        return f"{path} is missing"
+    info_path = model_dir / ONNX_DIR / "export.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
-    if info.get("model_version") != loaded.version:
+    if info.get("model_version") != model_version:
         # Weights retrained in place: the old export would silently predict with the old model.
-        raise ValueError(f"{path} was exported from model version {info.get('model_version')}, but the model is "
-                         f"now {loaded.version}: run `extractor export --model {loaded.directory} --format onnx"
-                         f"{quantize}` again")
-    return path
+        return f"{path} was exported from model version {info.get('model_version')}, but the model is now {model_version}"
+    return None
 
 
 def default_threads() -> int:

@@ -56,8 +56,12 @@ class TrainConfig:
     max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
     min_char_freq: int = 1
     ema: Optional[float] = 0.99  # evaluate and save an exponential moving average of the weights; None: off
-    # BiLSTM only: feed each character's place in its jieba word (dictionary segmentation) to the encoder.
-    word_tags: bool = False
+    # Feed each character's place in its jieba word (dictionary segmentation) to the encoder.
+    # BiLSTM only; None: on for the BiLSTM (+0.4 dev F1 on Resume NER, docs/benchmarks.md).
+    word_tags: Optional[bool] = None
+
+    def uses_word_tags(self) -> bool:
+        return self.encoder == "bilstm" if self.word_tags is None else self.word_tags
     checkpoint: str = "best"  # best: the best dev epoch's weights; last: the final epoch's (fixed-epoch benchmarks)
     encoder_options: dict = field(default_factory=dict)
 
@@ -120,16 +124,17 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
     pretrained = None
     hf_config = None
     if cfg.encoder in SCRATCH_ENCODERS:
-        if cfg.word_tags and cfg.encoder != "bilstm":
+        word_tags = cfg.uses_word_tags()
+        if word_tags and cfg.encoder != "bilstm":
             raise ValueError("word tags are a BiLSTM feature; the transformer encoders take plain characters")
-        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, cfg.word_tags)
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, word_tags)
         config["tokenizer"] = "char"
-        config["word_tags"] = cfg.word_tags
+        config["word_tags"] = word_tags
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
                     "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id,
-                    "word_tags": WORD_TAGS if cfg.word_tags else 0}
+                    "word_tags": WORD_TAGS if word_tags else 0}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
                 raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")

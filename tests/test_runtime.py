@@ -120,7 +120,7 @@ def test_stale_export_is_refused(tmp_path, exported):
     config = json.loads((copy / "config.json").read_text())
     config["model_version"] = "0123456789abcdef"  # as if retrained in place
     (copy / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="exported from model version .* again"):
+    with pytest.raises(ValueError, match="exported from model version .*: run `extractor export"):
         Predictor.from_directory(copy, runtime="onnx")
 
 
@@ -180,3 +180,24 @@ def test_evaluate_and_predict_take_a_runtime(exported, tmp_path, sample_docs):
     shutil.copytree(exported["bilstm"], bare, ignore=shutil.ignore_patterns("onnx"))
     result = invoke("predict", "--model", bare, "--input", gold, "--output", tmp_path / "p.jsonl", "--runtime", "onnx")
     assert result.exit_code == 1 and "extractor export --model" in result.output
+
+
+def test_pipelines_export_on_first_use_and_after_the_model_changed(tmp_path, bilstm_dir):
+    import shutil
+
+    from extractor.export import prepare_runtime
+
+    copy = shutil.copytree(bilstm_dir, tmp_path / "m", ignore=shutil.ignore_patterns("onnx"))
+    prepare_runtime(copy, "torch")
+    assert not (copy / "onnx").exists()
+    prepare_runtime(copy, "onnx-int8")
+    int8 = copy / "onnx" / "model.int8.onnx"
+    first = int8.stat().st_mtime_ns
+    prepare_runtime(copy, "onnx-int8")  # current: left alone
+    assert int8.stat().st_mtime_ns == first
+    config = json.loads((copy / "config.json").read_text())
+    config["model_version"] = "fedcba9876543210"  # as if retrained in place
+    (copy / "config.json").write_text(json.dumps(config))
+    prepare_runtime(copy, "onnx-int8")
+    assert json.loads((copy / "onnx" / "export.json").read_text())["model_version"] == "fedcba9876543210"
+    assert Predictor.from_directory(copy, runtime="onnx-int8").runtime == "onnx-int8"

@@ -71,3 +71,9 @@ def test_word_tags_are_refused_for_transformer_encoders(tmp_path, sample_docs, r
     cfg = TrainConfig(encoder="bert-scratch", epochs=1, word_tags=True)
     with pytest.raises(ValueError, match="word tags are a BiLSTM feature"):
         train(cfg, resume_schema, sample_docs[:4], [], tmp_path / "m", progress=False)
+
+
+def test_word_tags_are_on_by_default_for_the_bilstm_only():
+    assert TrainConfig(encoder="bilstm").uses_word_tags()
+    assert not TrainConfig(encoder="bilstm", word_tags=False).uses_word_tags()
+    assert not TrainConfig(encoder="bert-scratch").uses_word_tags()
