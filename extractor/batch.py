@@ -97,6 +97,10 @@ class FieldPredictor:
 
             torch.set_num_threads(int(own["threads"]))
         self.model_dir = str(model_dir)
+        from .export import prepare_runtime
+
+        # The engines prepare it on the driver first; here it only finds the export current.
+        prepare_runtime(model_dir, options.get("runtime", "torch"))
         self.loaded = load_model(model_dir)
         self.schema = load_rules(self.loaded, own.get("schema"), own.get("schema_yaml"))
         for key, actual in (("model_version", self.loaded.version), ("rules_version", self.schema.rules_version)):
@@ -107,7 +111,7 @@ class FieldPredictor:
         self.keep_text = bool(own.get("keep_text"))
         from .predict import Predictor
 
-        self.predictor = Predictor(self.loaded, **options)
+        self.predictor = Predictor(self.loaded, threads=own.get("threads"), **options)
         self._arrow_schema = None
 
     @property

@@ -116,9 +116,10 @@ def _measure(job: dict) -> dict:
     runtime = "torch" if path in ("naive", "fp32") else path
     loaded = load_model(job["model_dir"])
     single = Predictor(loaded, batch_size=1, threshold=job["threshold"], runtime=runtime,
-                       pad_to_window=path == "naive")
+                       pad_to_window=path == "naive", threads=job["threads"])
     batched = single if path == "naive" else Predictor(loaded, batch_size=job["batch_size"],
-                                                        threshold=job["threshold"], runtime=runtime)
+                                                        threshold=job["threshold"], runtime=runtime,
+                                                        threads=job["threads"])
     latency: dict[str, dict] = {}
     for n_chars, texts in job["latency_texts"].items():
         docs = [Document(f"lat-{n_chars}-{i}", t) for i, t in enumerate(texts)]

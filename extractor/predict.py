@@ -31,6 +31,7 @@ class Predictor:
         stride: Optional[int] = None,
         runtime: str = "torch",
         pad_to_window: bool = False,
+        threads: Optional[int] = None,
     ):
         self.loaded = loaded
         self.batch_size = batch_size
@@ -44,7 +45,7 @@ class Predictor:
         # Padding every batch to the full window is how the reference GlobalPointer code predicts;
         # kept as an option to measure it against (``extractor bench speed``), never faster.
         self.pad_to = self.max_tokens if pad_to_window else None
-        self.forward = load_runtime(loaded, runtime)
+        self.forward = load_runtime(loaded, runtime, threads)
         self.windows_made = 0
 
     @classmethod

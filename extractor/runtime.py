@@ -67,15 +67,17 @@ class OnnxForward:
         return torch.from_numpy(self.session.run(None, feed)[0])
 
 
-def load_runtime(loaded: LoadedModel, runtime: str = "torch") -> Forward:
+def load_runtime(loaded: LoadedModel, runtime: str = "torch", threads: Optional[int] = None) -> Forward:
+    """``threads``: compute threads for ONNX Runtime (default: torch's current setting)."""
     if runtime == "torch":
         return TorchForward(loaded.model)
     if runtime == "torch-int8":
         return TorchForward(quantize_dynamic_int8(loaded.model))
     if runtime in ONNX_FILES:
-        forward = OnnxForward(onnx_path(loaded, runtime), threads=torch.get_num_threads())
+        forward = OnnxForward(onnx_path(loaded, runtime), threads=threads or torch.get_num_threads())
         # torch now only decodes; its idle OpenMP workers would spin on the cores ONNX Runtime's
         # threads need (measured: 3 ms -> 8 ms per document, and 4 ms scheduler-tick jitter).
+        # A second onnx predictor in this process must then be given ``threads``.
         torch.set_num_threads(1)
         return forward
     raise ValueError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")

@@ -201,3 +201,13 @@ def test_pipelines_export_on_first_use_and_after_the_model_changed(tmp_path, bil
     prepare_runtime(copy, "onnx-int8")
     assert json.loads((copy / "onnx" / "export.json").read_text())["model_version"] == "fedcba9876543210"
     assert Predictor.from_directory(copy, runtime="onnx-int8").runtime == "onnx-int8"
+
+
+def test_onnx_runtime_gets_the_threads_and_torch_keeps_one(exported):
+    before = torch.get_num_threads()
+    try:
+        predictor = Predictor.from_directory(exported["bilstm"], runtime="onnx-int8", threads=2)
+        assert predictor.forward.session.get_session_options().intra_op_num_threads == 2
+        assert torch.get_num_threads() == 1  # torch only decodes now: its workers must not spin on the cores
+    finally:
+        torch.set_num_threads(before)
