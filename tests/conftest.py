@@ -20,6 +20,20 @@ def sample_docs():
     return list(generate_documents(48, seed=7))
 
 
+def invoke(*args, env=None):
+    """Run the ``extractor`` CLI in-process; arguments may be paths or numbers."""
+    from click.testing import CliRunner
+
+    from extractor.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, env=env)
+
+
+def options(encoder_options: dict) -> list[str]:
+    """``{"hidden_size": 16}`` -> ``["--encoder-option", "hidden_size=16"]``."""
+    return [x for k, v in encoder_options.items() for x in ("--encoder-option", f"{k}={v}")]
+
+
 # Small enough to train a few epochs in seconds on two cores.
 TINY_BILSTM = {"embed_dim": 16, "hidden_size": 16, "num_layers": 1, "bigram_buckets": 512, "dropout": 0.0}
 

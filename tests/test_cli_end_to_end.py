@@ -3,26 +3,15 @@ import csv
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from extractor.cli import main
 from extractor.documents import read_documents, write_documents
 from extractor.model import load_model
 from extractor.predict import Predictor
 
-from conftest import ROOT, TINY_BILSTM
+from conftest import ROOT, TINY_BILSTM, invoke, options
 
 SCHEMA = str(ROOT / "schemas" / "resume.yaml")
 TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result
-
-
-def options(d):
-    return [x for k, v in d.items() for x in ("--encoder-option", f"{k}={v}")]
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,13 @@ from extractor.predict import Predictor
 from extractor.schema import Schema
 from extractor.train import TrainConfig, train
 
-from conftest import ROOT, TINY_BILSTM
+from conftest import ROOT, TINY_BILSTM, invoke, options
 from test_nightly import Setup, nightly_docs
 
 SCHEMA = str(ROOT / "schemas" / "resume.yaml")  # nested: true
 FLAT_SCHEMA = ROOT / "schemas" / "resume_ner.yaml"  # nested: false
 # Enough steps for the tiny BiLSTM to learn the synthetic résumés (about 65 dev F1 for a CRF, 50 for GP).
 LEARN = ("--epochs", 6, "--patience", 6, "--batch-size", 4, "--lr", 0.01)
-
-
-def invoke(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, env=env)
-
-
-def options(d):
-    return [x for k, v in d.items() for x in ("--encoder-option", f"{k}={v}")]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from extractor.cli import main
 from extractor.model import load_model
 from extractor.pipeline import PipelineError, parse_pipeline
 from extractor.predict import Predictor
@@ -13,13 +11,9 @@ from extractor.runtime import OnnxForward, TorchForward, load_runtime
 from extractor.train import TrainConfig, train
 from extractor.windows import collate, encode_document, make_windows
 
-from conftest import TINY_BILSTM
+from conftest import TINY_BILSTM, invoke
 
 pytest.importorskip("onnxruntime")
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
