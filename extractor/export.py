@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 
+from .globalpointer import NEG_INF
 from .model import LoadedModel, load_model
 from .runtime import ONNX_DIR, ONNX_FILES, OnnxForward, TorchForward, export_problem
 from .windows import collate, Window
@@ -38,8 +39,7 @@ def _probe_batch(loaded: LoadedModel, lengths: tuple[int, ...]) -> tuple[torch.T
 
 
 def _max_span_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    # Masked spans hold -1e12 in both; compare real entries only.
-    real = (a > -1e11) & (b > -1e11)
+    real = (a > NEG_INF / 2) & (b > NEG_INF / 2)  # masked spans hold NEG_INF in both: compare real entries
     return float((a[real] - b[real]).abs().max()) if real.any() else 0.0
 
 

@@ -74,7 +74,7 @@ def load_runtime(loaded: LoadedModel, runtime: str = "torch", threads: Optional[
     if runtime == "torch-int8":
         return TorchForward(quantize_dynamic_int8(loaded.model))
     if runtime in ONNX_FILES:
-        forward = OnnxForward(onnx_path(loaded, runtime), threads=threads or torch.get_num_threads())
+        forward = OnnxForward(onnx_path(loaded, runtime), threads)
         # torch now only decodes; its idle OpenMP workers would spin on the cores ONNX Runtime's
         # threads need (measured: 3 ms -> 8 ms per document, and 4 ms scheduler-tick jitter).
         # A second onnx predictor in this process must then be given ``threads``.
@@ -106,9 +106,12 @@ def export_problem(model_dir: Path, runtime: str, model_version: str) -> Optiona
         return f"{path} is missing"
     info_path = model_dir / ONNX_DIR / "export.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
-    if info.get("model_version") != model_version:
-        # Weights retrained in place: the old export would silently predict with the old model.
-        return f"{path} was exported from model version {info.get('model_version')}, but the model is now {model_version}"
+    if info.get("model_version") != model_version or path.name not in info.get("files", {}).values():
+        # Weights retrained in place, or a file left by an earlier export (an fp32-only re-export keeps
+        # the old int8 file): either would silently predict with an old model.
+        return (f"{path} was exported from model version {info.get('model_version')}, but the model is now "
+                f"{model_version}" if info.get("model_version") != model_version else
+                f"{path} is not part of the latest export (of model version {model_version})")
     return None
 
 

@@ -205,3 +205,15 @@ def test_onnx_runtime_gets_the_threads_and_torch_keeps_one(exported):
         assert torch.get_num_threads() == 1  # torch only decodes now: its workers must not spin on the cores
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_file_left_by_an_earlier_export_is_not_used(tmp_path, exported):
+    import shutil
+
+    from extractor.export import export_onnx
+
+    copy = shutil.copytree(exported["bilstm"], tmp_path / "m")
+    export_onnx(copy)  # fp32 only: model.int8.onnx stays on disk from the int8 export before
+    assert (copy / "onnx" / "model.int8.onnx").exists()
+    with pytest.raises(ValueError, match="not part of the latest export"):
+        Predictor.from_directory(copy, runtime="onnx-int8")
