@@ -59,11 +59,11 @@ class TrainConfig:
     # Feed each character's place in its jieba word (dictionary segmentation) to the encoder.
     # BiLSTM only; None: on for the BiLSTM (+0.4 dev F1 on Resume NER, docs/benchmarks.md).
     word_tags: Optional[bool] = None
+    checkpoint: str = "best"  # best: the best dev epoch's weights; last: the final epoch's (fixed-epoch benchmarks)
+    encoder_options: dict = field(default_factory=dict)
 
     def uses_word_tags(self) -> bool:
         return self.encoder == "bilstm" if self.word_tags is None else self.word_tags
-    checkpoint: str = "best"  # best: the best dev epoch's weights; last: the final epoch's (fixed-epoch benchmarks)
-    encoder_options: dict = field(default_factory=dict)
 
     def default_lrs(self) -> tuple[float, float]:
         if self.encoder == "bilstm":
