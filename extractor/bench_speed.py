@@ -33,6 +33,7 @@ from typing import Iterable, Optional, Sequence
 import torch
 
 from .documents import Document
+from .predict import DEFAULT_BATCH_TOKENS
 from .runtime import RUNTIMES, default_threads
 from .sample import generate_documents
 from .schema import Schema
@@ -116,8 +117,11 @@ def _measure(job: dict) -> dict:
     runtime = "torch" if path in ("naive", "fp32") else path
     loaded = load_model(job["model_dir"])
     # One predictor, so the runtime (and its memory) is loaded once; only its batch size changes.
-    predictor = Predictor(loaded, batch_size=1, threshold=job["threshold"], runtime=runtime,
-                          pad_to_window=path == "naive", threads=job["threads"])
+    # The naive path is the reference code's loop: one document, padded, every thread on it.
+    naive = path == "naive"
+    predictor = Predictor(loaded, batch_size=1, threshold=job["threshold"], runtime=runtime, pad_to_window=naive,
+                          threads=job["threads"], batch_tokens=None if naive else job["batch_tokens"],
+                          streams=1 if naive else None)
     latency: dict[str, dict] = {}
     for n_chars, texts in job["latency_texts"].items():
         docs = [Document(f"lat-{n_chars}-{i}", t) for i, t in enumerate(texts)]
@@ -186,6 +190,7 @@ def bench_speed(
     latency_docs: int = 30,
     mixed_docs: int = 200,
     batch_size: int = 32,
+    batch_tokens: Optional[int] = DEFAULT_BATCH_TOKENS,
     threads: Optional[int] = None,
     workdir: Optional[Path] = None,
     schema_path: Optional[Path] = None,
@@ -212,7 +217,8 @@ def bench_speed(
         "machine": {"cpus": default_threads(), "threads": threads, "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
         "settings": {"lengths": list(lengths), "latency_docs": latency_docs, "mixed_docs": mixed_docs,
-                     "mixed_chars": sum(map(len, mixed_texts)), "batch_size": batch_size},
+                     "mixed_chars": sum(map(len, mixed_texts)), "batch_size": batch_size,
+                     "batch_tokens": batch_tokens},
         "encoders": {},
     }
     try:
@@ -228,7 +234,8 @@ def bench_speed(
                 export_onnx(model_dir, quantize="int8" if "onnx-int8" in paths else None)
             results["encoders"][name] = {"model_dir": str(model_dir), "threshold": threshold, "paths": {}}
             jobs += [{"encoder": name, "model_dir": str(model_dir), "path": p, "threshold": threshold,
-                      "threads": threads, "batch_size": batch_size, "latency_texts": latency_texts,
+                      "threads": threads, "batch_size": batch_size,
+                      "batch_tokens": batch_tokens, "latency_texts": latency_texts,
                       "mixed_texts": mixed_texts, "warmup": 3} for p in paths]
         for job in tqdm(jobs, desc="bench", unit="path", disable=not progress):
             log.info("bench %s / %s", job["encoder"], job["path"])

@@ -184,6 +184,11 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 
 _RUNTIME = click.option("--runtime", type=click.Choice(["torch", "torch-int8", "onnx", "onnx-int8"]), default="torch",
                         show_default=True, help="What runs the network (the onnx runtimes need `extractor export`).")
+_BATCH_SIZE = click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+                           help="Windows per forward pass, at most.")
+_BATCH_TOKENS = click.option("--batch-tokens", type=click.IntRange(min=1),
+                             help="Padded tokens per forward pass, at most (a longer window goes alone; "
+                                  "default: extractor.predict.DEFAULT_BATCH_TOKENS, 1024).")
 
 
 @main.command()
@@ -192,20 +197,22 @@ _RUNTIME = click.option("--runtime", type=click.Choice(["torch", "torch-int8", "
               help="Documents (.jsonl or .parquet).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help=".jsonl or .parquet (one row per document) or .csv (one row per span).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_BATCH_SIZE
+@_BATCH_TOKENS
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to keep.")
 @_RUNTIME
 @_friendly_errors
-def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, max_span_len: Optional[int],
-            runtime: str) -> None:
+def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, batch_tokens: Optional[int],
+            max_span_len: Optional[int], runtime: str) -> None:
     """Predict entity spans and field values for every document in INPUT."""
     from .documents import read_documents
     from .model import load_model
     from .outputs import write_predictions
-    from .predict import Predictor
+    from .predict import DEFAULT_BATCH_TOKENS, Predictor
 
     loaded = load_model(model_dir)
-    predictor = Predictor(loaded, batch_size=batch_size, max_span_len=max_span_len, runtime=runtime)
+    predictor = Predictor(loaded, batch_size=batch_size, batch_tokens=batch_tokens or DEFAULT_BATCH_TOKENS,
+                          max_span_len=max_span_len, runtime=runtime)
     stream = _tqdm(predictor.predict(read_documents(input_path)), "predict")
     n = write_predictions(stream, loaded.schema, output)
     click.echo(json.dumps({"documents": n, "windows": predictor.windows_made, "output": str(output),
@@ -217,19 +224,22 @@ def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, ma
 @click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="Documents with gold entities and/or fields.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics as JSON here.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_BATCH_SIZE
+@_BATCH_TOKENS
 @_RUNTIME
 @_friendly_errors
-def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, runtime: str) -> None:
+def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, batch_tokens: Optional[int],
+             runtime: str) -> None:
     """Score a model on gold documents: span P/R/F1, field metrics, document exact match."""
     from .documents import read_documents
     from .metrics import Scorer, format_table
     from .model import load_model
-    from .predict import Predictor
+    from .predict import DEFAULT_BATCH_TOKENS, Predictor
 
     loaded = load_model(model_dir)
     scorer = Scorer(loaded.schema, loaded.labels)
-    predictor = Predictor(loaded, batch_size=batch_size, runtime=runtime)
+    predictor = Predictor(loaded, batch_size=batch_size, batch_tokens=batch_tokens or DEFAULT_BATCH_TOKENS,
+                          runtime=runtime)
     for doc, spans in _tqdm(predictor.predict(read_documents(gold, loaded.labels)), "evaluate"):
         scorer.add(doc, spans)
     metrics = scorer.result()
@@ -424,17 +434,21 @@ def _int_list(_ctx, _param, value: str) -> list[int]:
               help="Documents timed per length.")
 @click.option("--mixed-docs", type=click.IntRange(min=1), default=200, show_default=True,
               help="Sample résumés of mixed lengths for the throughput figures.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_BATCH_SIZE
+@_BATCH_TOKENS
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.pass_context
 @_friendly_errors
 def bench_speed_command(ctx: click.Context, encoders: tuple[str, ...], paths: tuple[str, ...], lengths: list[int],
-                        latency_docs: int, mixed_docs: int, batch_size: int, json_path: Optional[Path]) -> None:
+                        latency_docs: int, mixed_docs: int, batch_size: int, batch_tokens: Optional[int],
+                        json_path: Optional[Path]) -> None:
     """Prediction latency (p50/p95 by length), throughput and peak RSS: the naive path, batched fp32 and the
     optimised runtimes side by side, each in its own process. Prints a table; --json writes every figure."""
     from .bench_speed import PATHS, bench_speed, format_speed_table, write_json
+    from .predict import DEFAULT_BATCH_TOKENS
 
     results = bench_speed(encoders, paths or PATHS, lengths, latency_docs, mixed_docs, batch_size,
+                          batch_tokens or DEFAULT_BATCH_TOKENS,
                           threads=ctx.find_root().params.get("threads"), progress=_progress())
     click.echo(format_speed_table(results))
     if json_path:

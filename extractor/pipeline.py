@@ -16,6 +16,8 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from .predict import DEFAULT_BATCH_TOKENS
+
 SOURCE_TYPES = ("parquet", "sql")
 SINK_TYPES = ("csv", "parquet")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -87,7 +89,8 @@ class PipelineConfig:
     sinks: tuple[SinkConfig, ...] = ()
     report: ReportConfig = field(default_factory=ReportConfig)
     batch_size: int = 256  # documents per committed batch (one transaction each)
-    predict_batch_size: int = 32  # windows per forward pass
+    predict_batch_size: int = 32  # windows per forward pass, at most
+    predict_batch_tokens: int = DEFAULT_BATCH_TOKENS  # padded tokens per forward pass, at most (a longer window goes alone)
     max_chars: int = 200_000  # longer texts are quarantined as oversize
     max_span_len: Optional[int] = None
     threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
@@ -99,7 +102,8 @@ class PipelineConfig:
 
     def predictor_options(self) -> dict:
         """Keyword arguments for ``Predictor``: every engine (local, Ray) builds its predictor from these."""
-        return {"batch_size": self.predict_batch_size, "max_span_len": self.max_span_len,
+        return {"batch_size": self.predict_batch_size, "batch_tokens": self.predict_batch_tokens,
+                "max_span_len": self.max_span_len,
                 "threshold": self.threshold, "max_tokens": self.max_tokens, "stride": self.stride,
                 "runtime": self.runtime}
 
@@ -148,7 +152,7 @@ def load_pipeline(path: str | Path, overrides: Optional[Mapping[str, Any]] = Non
 
 def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "batch_size",
-                          "predict_batch_size", "max_chars", "max_span_len", "threshold", "window", "runtime", "ray"}
+                          "predict_batch_size", "predict_batch_tokens", "max_chars", "max_span_len", "threshold", "window", "runtime", "ray"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -188,6 +192,7 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
         schema=str(raw["schema"]) if raw.get("schema") else None, database=str(raw["database"]),
         sinks=tuple(sinks), report=report, batch_size=_positive(raw, "batch_size", 256, where),
         predict_batch_size=_positive(raw, "predict_batch_size", 32, where),
+        predict_batch_tokens=_positive(raw, "predict_batch_tokens", DEFAULT_BATCH_TOKENS, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
         max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)),
         max_tokens=window.get("max_tokens"), stride=window.get("stride"), runtime=str(raw.get("runtime", "torch")),

@@ -8,8 +8,13 @@ import torch
 
 from .documents import Document, Entity
 from .model import LoadedModel, load_model
-from .runtime import load_runtime
+from .runtime import load_runtime, run_batches
 from .windows import Window, collate, encode_document, make_windows, to_entities, window_to_doc_spans
+
+
+# Padded tokens per forward pass: the best of 512-8192 for the BiLSTM (1024-2048) and near the best
+# for a 4-layer 768 BERT (512; 1024 is 7% slower there), docs/benchmarks.md.
+DEFAULT_BATCH_TOKENS = 1024
 
 
 class Predictor:
@@ -32,9 +37,19 @@ class Predictor:
         runtime: str = "torch",
         pad_to_window: bool = False,
         threads: Optional[int] = None,
+        batch_tokens: Optional[int] = DEFAULT_BATCH_TOKENS,
+        streams: Optional[int] = None,
     ):
         self.loaded = loaded
         self.batch_size = batch_size
+        # A batch is also capped at ``batch_tokens`` padded tokens (windows x longest window): on a CPU
+        # one 360-token window already fills the matrix units, and wider batches only spill the
+        # (B, heads, T, T) attention and (B, a, T, T) span scores out of cache (measured in
+        # docs/benchmarks.md). Short windows still share a batch. None: windows count alone.
+        self.batch_tokens = batch_tokens
+        # Batches run concurrently, one thread each (extractor/runtime.py: run_batches); 1 gives
+        # every thread to one batch at a time, as the reference code's one-at-a-time loop does.
+        self.streams = streams
         self.max_span_len = max_span_len if max_span_len is not None else loaded.config.get("max_span_len")
         self.threshold = threshold
         self.chunk_docs = chunk_docs
@@ -73,10 +88,10 @@ class Predictor:
         self.windows_made += len(windows)
         windows.sort(key=lambda w: len(w.input_ids))  # similar lengths share a batch: little padding
         spans: list[list[tuple[int, int, int, float]]] = [[] for _ in docs]
-        for b in range(0, len(windows), self.batch_size):
-            batch = windows[b : b + self.batch_size]
-            ids, mask = collate(batch, tok.pad_id, self.pad_to)
-            output = self.forward(ids, mask)  # span scores (gp, egp) or tag emissions (crf)
+        batches = list(self.batches(windows))
+        inputs = [collate(batch, tok.pad_id, self.pad_to) for batch in batches]
+        # span scores (gp, egp) or tag emissions (crf), one batch after another as they are ready
+        for batch, (_, mask), output in zip(batches, inputs, run_batches(self.forward, inputs, self.streams)):
             for w, found in zip(batch, head.decode(output, mask, self.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels
@@ -84,6 +99,21 @@ class Predictor:
         # A flat schema, or a head that tags flat spans (CRF; its windows may still disagree where they overlap).
         flat = not (self.loaded.schema.nested and head.nested)
         return [non_overlapping(e) for e in entities] if flat else entities
+
+    def batches(self, windows: Sequence[Window]) -> Iterator[Sequence[Window]]:
+        """Consecutive runs of length-sorted ``windows``: at most ``batch_size`` windows, and at most
+        ``batch_tokens`` padded tokens unless a single window is longer than that on its own."""
+        start = 0
+        while start < len(windows):
+            end = start + 1
+            while end < len(windows) and end - start < self.batch_size and (
+                    self.batch_tokens is None or (end - start + 1) * self._padded(windows[end]) <= self.batch_tokens):
+                end += 1
+            yield windows[start:end]
+            start = end
+
+    def _padded(self, window: Window) -> int:
+        return self.pad_to or len(window.input_ids)
 
 
 def non_overlapping(entities: list[Entity]) -> list[Entity]:

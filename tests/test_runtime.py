@@ -201,10 +201,82 @@ def test_onnx_runtime_gets_the_threads_and_torch_keeps_one(exported):
     before = torch.get_num_threads()
     try:
         predictor = Predictor.from_directory(exported["bilstm"], runtime="onnx-int8", threads=2)
-        assert predictor.forward.session.get_session_options().intra_op_num_threads == 2
+        assert predictor.forward.session(2).get_session_options().intra_op_num_threads == 2
         assert torch.get_num_threads() == 1  # torch only decodes now: its workers must not spin on the cores
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "torch-int8", "onnx-int8"])
+def test_concurrent_streams_predict_what_one_stream_predicts(exported, runtime, sample_docs):
+    before = torch.get_num_threads()
+    try:
+        loaded = load_model(exported["bilstm"])
+        docs = sample_docs[30:48]
+        one = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=1)
+        two = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=2)
+        assert two.forward.threads == 2
+        reference = [(d.doc_id, [(e.start, e.end, e.label, round(e.score, 3)) for e in ents])
+                     for d, ents in one.predict(docs)]
+        outside = torch.get_num_threads()
+        streamed = [(d.doc_id, [(e.start, e.end, e.label, round(e.score, 3)) for e in ents])
+                    for d, ents in two.predict(docs)]
+        assert streamed == reference and sum(len(e) for _, e in reference) > 20
+        if runtime == "onnx-int8":
+            assert set(two.forward._sessions) == {1, 2}  # the 1-thread session served the streams
+        else:
+            assert torch.get_num_threads() == outside  # set back after the streams ran on one thread each
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
+    from extractor.runtime import run_batches
+
+    class Recorder:
+        threads = 2
+        running = peak = 0
+
+        def __call__(self, ids, mask):
+            import threading
+            import time
+
+            with lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            time.sleep(0.01 * (3 - int(ids[0, 0]) % 3))  # later batches may finish first
+            with lock:
+                self.running -= 1
+            return ids * 10
+
+        def with_threads(self, n):
+            import contextlib
+
+            return contextlib.nullcontext()
+
+    import threading
+
+    lock = threading.Lock()
+    forward = Recorder()
+    batches = [(torch.full((1, 3), i), torch.ones(1, 3)) for i in range(9)]
+    out = list(run_batches(forward, batches))
+    assert [int(o[0, 0]) for o in out] == [10 * i for i in range(9)]
+    assert forward.peak == 2
+
+
+def test_batch_tokens_caps_padded_tokens_per_batch(bilstm_dir, sample_docs):
+    loaded = load_model(bilstm_dir)
+    predictor = Predictor(loaded, batch_size=32, batch_tokens=150, threshold=-1.0)
+    windows = []
+    for n, doc in enumerate(sample_docs[:20]):
+        windows += make_windows(n, encode_document(doc, loaded.tokenizer), loaded.tokenizer, 64, 48)
+    windows.sort(key=lambda w: len(w.input_ids))
+    batches = list(predictor.batches(windows))
+    assert [w for b in batches for w in b] == windows  # every window once, in order
+    assert all(len(b) * max(len(w.input_ids) for w in b) <= 150 or len(b) == 1 for b in batches)
+    assert max(len(b) for b in batches) > 1  # short windows still share a batch
+    uncapped = spans(Predictor(loaded, threshold=-1.0), sample_docs[36:42])
+    assert spans(Predictor(loaded, threshold=-1.0, batch_tokens=150), sample_docs[36:42]) == uncapped
 
 
 def test_a_file_left_by_an_earlier_export_is_not_used(tmp_path, exported):
