@@ -116,12 +116,12 @@ def _measure(job: dict) -> dict:
     path = job["path"]
     runtime = "torch" if path in ("naive", "fp32") else path
     loaded = load_model(job["model_dir"])
-    # One predictor, so the runtime (and its memory) is loaded once; only its batch size changes.
+    # One predictor for latency and throughput, so the runtime (and its memory) is loaded once.
     # The naive path is the reference code's loop: one document, padded, every thread on it.
     naive = path == "naive"
-    predictor = Predictor(loaded, batch_size=1, threshold=job["threshold"], runtime=runtime, pad_to_window=naive,
-                          threads=job["threads"], batch_tokens=None if naive else job["batch_tokens"],
-                          streams=1 if naive else None)
+    predictor = Predictor(loaded, batch_size=1 if naive else job["batch_size"], threshold=job["threshold"],
+                          runtime=runtime, pad_to_window=naive, threads=job["threads"],
+                          batch_tokens=None if naive else job["batch_tokens"], streams=1 if naive else None)
     latency: dict[str, dict] = {}
     for n_chars, texts in job["latency_texts"].items():
         docs = [Document(f"lat-{n_chars}-{i}", t) for i, t in enumerate(texts)]
@@ -135,8 +135,6 @@ def _measure(job: dict) -> dict:
         latency[n_chars] = {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(_percentile(times, 0.95), 2),
                             "n": len(times)}
     mixed = [Document(f"mix-{i}", t) for i, t in enumerate(job["mixed_texts"])]
-    if path != "naive":  # the naive path stays one document at a time
-        predictor.batch_size = job["batch_size"]
     predictor.predict_chunk(mixed[: min(len(mixed), job["batch_size"])])  # warm-up
     t0 = time.perf_counter()
     if path == "naive":

@@ -86,7 +86,9 @@ class Predictor:
         for n, enc in enumerate(encoded):
             windows.extend(make_windows(n, enc, tok, self.max_tokens, self.stride))
         self.windows_made += len(windows)
-        windows.sort(key=lambda w: len(w.input_ids))  # similar lengths share a batch: little padding
+        # Similar lengths share a batch (little padding); longest first, so concurrent streams end on
+        # short batches rather than one stream finishing a long one alone.
+        windows.sort(key=lambda w: len(w.input_ids), reverse=True)
         spans: list[list[tuple[int, int, int, float]]] = [[] for _ in docs]
         batches = list(self.batches(windows))
         inputs = [collate(batch, tok.pad_id, self.pad_to) for batch in batches]
@@ -101,14 +103,16 @@ class Predictor:
         return [non_overlapping(e) for e in entities] if flat else entities
 
     def batches(self, windows: Sequence[Window]) -> Iterator[Sequence[Window]]:
-        """Consecutive runs of length-sorted ``windows``: at most ``batch_size`` windows, and at most
-        ``batch_tokens`` padded tokens unless a single window is longer than that on its own."""
+        """Consecutive runs of ``windows``: at most ``batch_size`` windows, and at most ``batch_tokens``
+        padded tokens (windows x the longest) unless a single window is longer than that on its own."""
         start = 0
         while start < len(windows):
-            end = start + 1
-            while end < len(windows) and end - start < self.batch_size and (
-                    self.batch_tokens is None or (end - start + 1) * self._padded(windows[end]) <= self.batch_tokens):
-                end += 1
+            end, longest = start + 1, self._padded(windows[start])
+            while end < len(windows) and end - start < self.batch_size:
+                longest_with_next = max(longest, self._padded(windows[end]))
+                if self.batch_tokens is not None and (end - start + 1) * longest_with_next > self.batch_tokens:
+                    break
+                end, longest = end + 1, longest_with_next
             yield windows[start:end]
             start = end
 

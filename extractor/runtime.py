@@ -109,18 +109,23 @@ class OnnxForward:
 Forward = Union[TorchForward, OnnxForward]
 
 
+# Concurrent streams pay once there are this many batches per stream; with fewer (one document of
+# a few windows: the latency case) a stream would finish a long batch on one thread while the
+# other threads idle, so every thread works on one batch at a time instead.
+MIN_BATCHES_PER_STREAM = 4
+
+
 def run_batches(forward: Forward, batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
                 streams: Optional[int] = None) -> Iterator[torch.Tensor]:
     """The network's output for each (input_ids, attention_mask) batch, in order.
 
-    With several batches, each batch gets one thread and ``forward.threads`` batches run at once:
-    on this project's 2-core machine that is 1.1-1.7x faster than splitting every batch across the
+    With many batches, each batch gets one thread and ``forward.threads`` batches run at once: on
+    this project's 2-core machine that is 1.1-1.7x faster than splitting every batch across the
     threads, and 3-13x for torch's LSTM (docs/benchmarks.md), since no thread waits for the other at
-    every layer and time step. A lone batch (one document, the latency case) gets every thread,
-    and so does every batch with ``streams=1``.
+    every layer and time step. ``streams=1`` gives every thread to one batch at a time.
     """
-    streams = min(streams or forward.threads, forward.threads, len(batches))
-    if streams <= 1:
+    streams = min(streams or forward.threads, forward.threads)
+    if streams <= 1 or len(batches) < MIN_BATCHES_PER_STREAM * streams:
         with forward.with_threads(forward.threads):
             yield from (forward(ids, mask) for ids, mask in batches)
         return
