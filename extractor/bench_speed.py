@@ -5,7 +5,8 @@ Paths, each run in a fresh process so its peak RSS is its own:
 - ``naive``       fp32, one document at a time, every window padded to the full window
                   (how the reference GlobalPointer repositories predict);
 - ``fp32``        fp32, dynamic padding; latency one document at a time, throughput in
-                  length-sorted batches;
+                  length-sorted batches of at most ``batch_tokens`` padded tokens, run
+                  concurrently one thread each (``Predictor``'s defaults);
 - ``torch-int8``, ``onnx``, ``onnx-int8``: the optimised runtimes (extractor/runtime.py),
                   measured the same way as ``fp32``.
 
@@ -121,7 +122,8 @@ def _measure(job: dict) -> dict:
     naive = path == "naive"
     predictor = Predictor(loaded, batch_size=1 if naive else job["batch_size"], threshold=job["threshold"],
                           runtime=runtime, pad_to_window=naive, threads=job["threads"],
-                          batch_tokens=None if naive else job["batch_tokens"], streams=1 if naive else None)
+                          batch_tokens=None if naive else job["batch_tokens"],
+                          streams=1 if naive else job["streams"])
     latency: dict[str, dict] = {}
     for n_chars, texts in job["latency_texts"].items():
         docs = [Document(f"lat-{n_chars}-{i}", t) for i, t in enumerate(texts)]
@@ -189,6 +191,7 @@ def bench_speed(
     mixed_docs: int = 200,
     batch_size: int = 32,
     batch_tokens: Optional[int] = DEFAULT_BATCH_TOKENS,
+    streams: Optional[int] = None,
     threads: Optional[int] = None,
     workdir: Optional[Path] = None,
     schema_path: Optional[Path] = None,
@@ -216,7 +219,7 @@ def bench_speed(
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
         "settings": {"lengths": list(lengths), "latency_docs": latency_docs, "mixed_docs": mixed_docs,
                      "mixed_chars": sum(map(len, mixed_texts)), "batch_size": batch_size,
-                     "batch_tokens": batch_tokens},
+                     "batch_tokens": batch_tokens, "streams": streams or threads},
         "encoders": {},
     }
     try:
@@ -233,7 +236,7 @@ def bench_speed(
             results["encoders"][name] = {"model_dir": str(model_dir), "threshold": threshold, "paths": {}}
             jobs += [{"encoder": name, "model_dir": str(model_dir), "path": p, "threshold": threshold,
                       "threads": threads, "batch_size": batch_size,
-                      "batch_tokens": batch_tokens, "latency_texts": latency_texts,
+                      "batch_tokens": batch_tokens, "streams": streams, "latency_texts": latency_texts,
                       "mixed_texts": mixed_texts, "warmup": 3} for p in paths]
         for job in tqdm(jobs, desc="bench", unit="path", disable=not progress):
             log.info("bench %s / %s", job["encoder"], job["path"])

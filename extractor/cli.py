@@ -436,19 +436,21 @@ def _int_list(_ctx, _param, value: str) -> list[int]:
               help="Sample résumés of mixed lengths for the throughput figures.")
 @_BATCH_SIZE
 @_BATCH_TOKENS
+@click.option("--streams", type=click.IntRange(min=1),
+              help="Batches run at once, one thread each (default: one per thread; 1: every thread on one batch).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.pass_context
 @_friendly_errors
 def bench_speed_command(ctx: click.Context, encoders: tuple[str, ...], paths: tuple[str, ...], lengths: list[int],
                         latency_docs: int, mixed_docs: int, batch_size: int, batch_tokens: Optional[int],
-                        json_path: Optional[Path]) -> None:
+                        streams: Optional[int], json_path: Optional[Path]) -> None:
     """Prediction latency (p50/p95 by length), throughput and peak RSS: the naive path, batched fp32 and the
     optimised runtimes side by side, each in its own process. Prints a table; --json writes every figure."""
     from .bench_speed import PATHS, bench_speed, format_speed_table, write_json
     from .predict import DEFAULT_BATCH_TOKENS
 
     results = bench_speed(encoders, paths or PATHS, lengths, latency_docs, mixed_docs, batch_size,
-                          batch_tokens or DEFAULT_BATCH_TOKENS,
+                          batch_tokens or DEFAULT_BATCH_TOKENS, streams,
                           threads=ctx.find_root().params.get("threads"), progress=_progress())
     click.echo(format_speed_table(results))
     if json_path:
