@@ -121,7 +121,7 @@ def run_batches(forward: Forward, batches: Sequence[tuple[torch.Tensor, torch.Te
 
     With many batches, each batch gets one thread and ``forward.threads`` batches run at once: on
     this project's 2-core machine that is 1.1-1.7x faster than splitting every batch across the
-    threads, and 3-13x for torch's LSTM (docs/benchmarks.md), since no thread waits for the other at
+    threads (docs/benchmarks.md, batches of 1,024 tokens), since no thread waits for the other at
     every layer and time step. ``streams=1`` gives every thread to one batch at a time.
     """
     streams = min(streams or forward.threads, forward.threads)
