@@ -44,14 +44,14 @@ def span_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return valid & upper
 
 
-def span_bias(attention_mask: torch.Tensor) -> torch.Tensor:
+def span_bias(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B, T) token mask -> (B, 1, T, T) float: 0 on real spans (i <= j), NEG_INF elsewhere.
 
     Added to the scores rather than ``masked_fill``-ed: ONNX Runtime's broadcasting ``Where`` was
     a tenth of a BiLSTM's forward pass; an ``Add`` costs a fraction of that, and the sum is the same
     (a score is lost in NEG_INF's rounding, and e^{NEG_INF} is 0 either way).
     """
-    return (~span_mask(attention_mask)).to(torch.float32) * NEG_INF
+    return (~span_mask(attention_mask)).to(dtype) * NEG_INF
 
 
 class SpanHead(nn.Module):
@@ -92,7 +92,7 @@ class GlobalPointer(SpanHead):
             q, k = rope(q), rope(k)
         # s_a(i,j) = q_i . k_j / sqrt(d), (B, a, T, T); scaling q (T x d) is cheaper than scaling s (T x T)
         s = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)
-        return s + span_bias(attention_mask).to(s.dtype)
+        return s + span_bias(attention_mask, s.dtype)
 
 
 class EfficientGlobalPointer(SpanHead):
@@ -115,7 +115,7 @@ class EfficientGlobalPointer(SpanHead):
         shared = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)  # q_i . k_j / sqrt(d), (B, T, T)
         start_bias, end_bias = (self.bias(qk) / 2).transpose(1, 2).chunk(2, dim=1)  # (B, a, T) each
         s = shared[:, None] + start_bias[..., :, None] + end_bias[..., None, :]
-        return s + span_bias(attention_mask).to(s.dtype)
+        return s + span_bias(attention_mask, s.dtype)
 
 
 HEADS = {"gp": GlobalPointer, "egp": EfficientGlobalPointer}

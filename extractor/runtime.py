@@ -69,7 +69,8 @@ class OnnxForward:
     """ONNX Runtime over an exported model; inputs and outputs as torch tensors.
 
     A session's thread count is fixed when it is made, so there is one session per thread count
-    used (made on first use): ``threads`` for a lone batch, one thread for concurrent streams.
+    used: ``threads`` for a lone batch (made here, so a broken file fails at load), one thread for
+    concurrent streams (made on first use).
     """
 
     def __init__(self, path: Path, threads: Optional[int] = None):

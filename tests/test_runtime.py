@@ -216,11 +216,14 @@ def test_concurrent_streams_predict_what_one_stream_predicts(exported, runtime, 
         one = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=1)
         two = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=2)
         assert two.forward.threads == 2
-        reference = [(d.doc_id, [(e.start, e.end, e.label, round(e.score, 3)) for e in ents])
-                     for d, ents in one.predict(docs)]
+
+        def predicted(predictor):
+            return [(d.doc_id, [(e.start, e.end, e.label, round(e.score, 3)) for e in ents])
+                    for d, ents in predictor.predict(docs)]
+
+        reference = predicted(one)
         outside = torch.get_num_threads()
-        streamed = [(d.doc_id, [(e.start, e.end, e.label, round(e.score, 3)) for e in ents])
-                    for d, ents in two.predict(docs)]
+        streamed = predicted(two)
         assert streamed == reference and sum(len(e) for _, e in reference) > 20
         if runtime == "onnx-int8":
             assert set(two.forward._sessions) == {1, 2}  # the 1-thread session served the streams
@@ -231,6 +234,10 @@ def test_concurrent_streams_predict_what_one_stream_predicts(exported, runtime, 
 
 
 def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
+    import contextlib
+    import threading
+    import time
+
     from extractor.runtime import run_batches
 
     class Recorder:
@@ -238,9 +245,6 @@ def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
         running = peak = 0
 
         def __call__(self, ids, mask):
-            import threading
-            import time
-
             with lock:
                 self.running += 1
                 self.peak = max(self.peak, self.running)
@@ -250,11 +254,7 @@ def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
             return ids * 10
 
         def with_threads(self, n):
-            import contextlib
-
             return contextlib.nullcontext()
-
-    import threading
 
     lock = threading.Lock()
     forward = Recorder()
