@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from extractor.heads import build_head, head_spec
+from extractor.model.heads import build_head, head_spec
 
 
 def step_ms(head: torch.nn.Module, h: torch.Tensor, mask: torch.Tensor, gold: list, repeats: int) -> float:

@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from extractor.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 TINY = {"embed_dim": 16, "hidden_size": 16, "num_layers": 1, "bigram_buckets": 512, "dropout": 0.0}
 
 
@@ -36,7 +38,7 @@ def write_parquet(path: Path, n: int, seed: int = 0, chunk: int = 5000) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from extractor.sample import generate_documents
+    from extractor.data.sample import generate_documents
 
     schema = pa.schema([("doc_id", pa.string()), ("text", pa.string())])
     rows = []
@@ -51,9 +53,9 @@ def write_parquet(path: Path, n: int, seed: int = 0, chunk: int = 5000) -> None:
 
 
 def train_tiny(out: Path) -> None:
-    from extractor.sample import generate_documents
-    from extractor.schema import Schema
-    from extractor.train import TrainConfig, train
+    from extractor.data.sample import generate_documents
+    from extractor.model.train import TrainConfig, train
+    from extractor.rules.schema import Schema
 
     docs = list(generate_documents(48, seed=7))
     cfg = TrainConfig(epochs=1, seed=1, max_tokens=64, stride=48, head_size=16, encoder_options=TINY)

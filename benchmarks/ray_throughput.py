@@ -26,15 +26,17 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_ENCODER = {"embed_dim": 64, "hidden_size": 128, "bigram_buckets": 20000}  # extractor/demo.py's model
+from extractor.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
+DEMO_ENCODER = {"embed_dim": 64, "hidden_size": 128, "bigram_buckets": 20000}  # extractor/nightly/demo.py's model
 
 
 def write_input(directory: Path, n: int, files: int, seed: int = 0) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from extractor.sample import generate_documents
+    from extractor.data.sample import generate_documents
 
     directory.mkdir(parents=True, exist_ok=True)
     schema = pa.schema([("doc_id", pa.string()), ("text", pa.string())])
@@ -46,10 +48,10 @@ def write_input(directory: Path, n: int, files: int, seed: int = 0) -> None:
 
 
 def train_demo_model(out: Path, minutes: float) -> None:
-    """As extractor/demo.py's prepare_demo trains it."""
-    from extractor.sample import generate_documents
-    from extractor.schema import Schema
-    from extractor.train import TrainConfig, train
+    """As extractor/nightly/demo.py's prepare_demo trains it."""
+    from extractor.data.sample import generate_documents
+    from extractor.model.train import TrainConfig, train
+    from extractor.rules.schema import Schema
 
     cfg = TrainConfig(epochs=8, max_minutes=minutes, seed=0, patience=3, encoder_options=DEMO_ENCODER)
     train(cfg, Schema.load(ROOT / "schemas" / "resume.yaml"), list(generate_documents(600, seed=1)),
@@ -57,7 +59,7 @@ def train_demo_model(out: Path, minutes: float) -> None:
 
 
 def config(work: Path, name: str, actors: int, batch_size: int):
-    from extractor.pipeline import load_pipeline
+    from extractor.nightly.config import load_pipeline
 
     state = work / f"state-{name}"
     shutil.rmtree(state, ignore_errors=True)
@@ -71,7 +73,7 @@ def config(work: Path, name: str, actors: int, batch_size: int):
 def field_values(cfg) -> int:
     from sqlalchemy import create_engine, func, select
 
-    from extractor import db
+    from extractor.nightly import database as db
 
     with create_engine(cfg.database).connect() as conn:
         return conn.execute(select(func.count()).select_from(db.field_values)).scalar_one()
@@ -99,7 +101,7 @@ def main() -> None:
         train_demo_model(args.work / "model", args.train_minutes)
         print(f"trained the demo model in {time.time() - t:.0f}s", file=sys.stderr)
 
-    from extractor.runner import Runner
+    from extractor.nightly.runner import Runner
 
     runs = ([("local", 0)] if not args.no_local else []) + [("ray", n) for n in args.actors]
     for engine, actors in runs:
@@ -111,7 +113,7 @@ def main() -> None:
         else:
             import ray
 
-            from extractor.ray_engine import RayRunner
+            from extractor.nightly.ray_engine import RayRunner
 
             t = time.perf_counter()
             ray.init(num_cpus=actors + 1, include_dashboard=False, log_to_driver=False, logging_level="WARNING")

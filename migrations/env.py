@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from extractor.db import metadata
+from extractor.nightly.database import metadata
 
 config = context.config
 target_metadata = metadata

@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from extractor.sample import generate_documents
-from extractor.schema import Schema
+from extractor.data.sample import generate_documents
+from extractor.paths import REPO_ROOT
+from extractor.rules.schema import Schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SHARED_DATA = ROOT.parent / "shared" / "data" / "resume_ner"
 SHARED_TOOLS = ROOT.parent / "shared" / "tools"
 
@@ -40,7 +41,7 @@ TINY_BILSTM = {"embed_dim": 16, "hidden_size": 16, "num_layers": 1, "bigram_buck
 
 def make_tiny_hf_checkpoint(directory: Path, texts) -> Path:
     """A random-weight BERT and a character vocabulary, saved in Hugging Face layout."""
-    from extractor.bench_speed import random_hf_checkpoint
+    from extractor.bench.speed import random_hf_checkpoint
 
     return random_hf_checkpoint(directory, texts, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                 intermediate_size=64, max_position_embeddings=128)
@@ -54,7 +55,7 @@ def tiny_hf_dir(tmp_path_factory, sample_docs) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, sample_docs) -> Path:
     """A one-epoch tiny BiLSTM for the product schema (the nightly tests train the same one per module)."""
-    from extractor.train import TrainConfig, train
+    from extractor.model.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny-model") / "model"
     cfg = TrainConfig(epochs=1, seed=1, max_tokens=64, stride=48, patience=2, encoder_options=TINY_BILSTM)

@@ -3,12 +3,11 @@ import csv
 import json
 
 import pytest
-
-from extractor.documents import read_documents, write_documents
-from extractor.model import load_model
-from extractor.predict import Predictor
-
 from conftest import ROOT, TINY_BILSTM, invoke, options
+
+from extractor.data.documents import read_documents, write_documents
+from extractor.model.directory import load_model
+from extractor.model.predict import Predictor
 
 SCHEMA = str(ROOT / "schemas" / "resume.yaml")
 TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}

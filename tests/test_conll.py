@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from extractor.conll import read_conll
-from extractor.documents import DocumentError, Entity, validate
+from extractor.data.conll import read_conll
+from extractor.data.documents import DocumentError, Entity, validate
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from extractor.crf import CRF, CRFHead, TagScheme, longest_non_overlapping
+from extractor.model.crf import CRF, CRFHead, TagScheme, longest_non_overlapping
 
 
 def path_score(crf, emissions, path):

@@ -5,16 +5,15 @@ import logging
 
 import pytest
 from click.testing import CliRunner
-
-from extractor.cli import main
-from extractor.documents import Document, Entity, write_documents
-from extractor.model import load_model
-from extractor.predict import Predictor
-from extractor.schema import Schema
-from extractor.train import TrainConfig, train
-
 from conftest import ROOT, TINY_BILSTM, invoke, options
 from test_nightly import Setup, nightly_docs
+
+from extractor.cli import main
+from extractor.data.documents import Document, Entity, write_documents
+from extractor.model.directory import load_model
+from extractor.model.predict import Predictor
+from extractor.model.train import TrainConfig, train
+from extractor.rules.schema import Schema
 
 SCHEMA = str(ROOT / "schemas" / "resume.yaml")  # nested: true
 FLAT_SCHEMA = ROOT / "schemas" / "resume_ner.yaml"  # nested: false

@@ -2,12 +2,11 @@
 import csv
 import json
 
+from conftest import ROOT, TINY_BILSTM
 from sqlalchemy import create_engine, func, select
 
-from extractor import db
-from extractor.demo import resumes, run_demo
-
-from conftest import ROOT, TINY_BILSTM
+from extractor.nightly import database as db
+from extractor.nightly.demo import resumes, run_demo
 
 
 def test_demo_runs_the_nightly_pipeline_on_sqlite(tmp_path, capsys):

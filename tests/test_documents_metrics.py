@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from extractor.documents import Document, DocumentError, Entity, read_documents, write_documents
-from extractor.fields import field_strings
-from extractor.metrics import Scorer
+from extractor.data.documents import Document, DocumentError, Entity, read_documents, write_documents
+from extractor.model.metrics import Scorer
+from extractor.rules.fields import field_strings
 
 
 def test_jsonl_and_parquet_round_trip(tmp_path, sample_docs):

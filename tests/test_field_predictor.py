@@ -6,17 +6,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-
-import extractor.batch as batch
-from extractor.batch import FieldPredictor, entities_from_rows, field_values_from_rows
-from extractor.cli import main
-from extractor.documents import write_documents
-from extractor.fields import extract_fields
-from extractor.outputs import wide_columns, wide_row
-from extractor.pipeline import PipelineError, load_pipeline
-from extractor.sample import generate_documents
-
 from conftest import ROOT
+
+import extractor.nightly.field_predictor as batch
+from extractor.cli import main
+from extractor.data.documents import write_documents
+from extractor.data.sample import generate_documents
+from extractor.nightly.config import PipelineError, load_pipeline
+from extractor.nightly.field_predictor import FieldPredictor, entities_from_rows, field_values_from_rows
+from extractor.nightly.outputs import wide_columns, wide_row
+from extractor.rules.fields import extract_fields
 
 RULES = str(ROOT / "schemas" / "resume_nightly.yaml")
 OPTIONS = {"schema": RULES, "max_span_len": 12, "batch_size": 4, "threshold": 0.0}

@@ -4,9 +4,17 @@ import math
 import pytest
 import torch
 
-from extractor.globalpointer import (
-    NEG_INF, EfficientGlobalPointer, GlobalPointer, decode, multilabel_crossentropy, rope, span_mask,
-    span_targets, sparse_multilabel_crossentropy, sparse_span_targets,
+from extractor.model.globalpointer import (
+    NEG_INF,
+    EfficientGlobalPointer,
+    GlobalPointer,
+    decode,
+    multilabel_crossentropy,
+    rope,
+    span_mask,
+    span_targets,
+    sparse_multilabel_crossentropy,
+    sparse_span_targets,
 )
 
 
@@ -131,7 +139,7 @@ def test_training_the_head_learns_nested_gold_spans():
 
 
 def test_weight_ema_is_bias_corrected_and_tracks_a_constant():
-    from extractor.train import WeightEMA
+    from extractor.model.train import WeightEMA
 
     model = torch.nn.Linear(2, 1)
     ema = WeightEMA(model, decay=0.99)

@@ -14,17 +14,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, TINY_BILSTM
 from sqlalchemy import create_engine, select, text
 
-from extractor import db
 from extractor.cli import main
-from extractor.documents import Document, write_documents
-from extractor.model import load_model, save_model
-from extractor.sample import generate_documents
-from extractor.schema import Schema
-from extractor.train import TrainConfig, train
-
-from conftest import ROOT, TINY_BILSTM
+from extractor.data.documents import Document, write_documents
+from extractor.data.sample import generate_documents
+from extractor.model.directory import load_model, save_model
+from extractor.model.train import TrainConfig, train
+from extractor.nightly import database as db
+from extractor.rules.schema import Schema
 
 PG_URL = os.environ.get("EXTRACTOR_TEST_POSTGRES_URL")
 RULES = str(ROOT / "schemas" / "resume_nightly.yaml")
@@ -341,7 +340,7 @@ def test_db_commands_upgrade_downgrade_and_report_the_revision(tmp_path, backend
 
 KILLABLE = """
 import sys, time
-import extractor.runner as runner
+import extractor.nightly.runner as runner
 commit = runner.Runner._commit
 def slow_commit(self, *args, **kwargs):
     commit(self, *args, **kwargs)

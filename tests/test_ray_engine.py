@@ -11,12 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from extractor.cli import main
-from extractor.documents import Document, write_documents
-from extractor.sample import generate_documents
-
-from conftest import ROOT
+from extractor.data.documents import Document, write_documents
+from extractor.data.sample import generate_documents
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -178,7 +177,7 @@ def test_a_pool_that_would_take_every_cpu_is_refused(tmp_path, tiny_model_dir):
 def test_a_failing_actor_fails_the_run_with_its_reason(tmp_path, tiny_model_dir, monkeypatch):
     """As if the model directory were retrained in place after the driver read it: every actor refuses to
     predict with other weights than the run records; the run fails with that reason, not a Ray traceback."""
-    import extractor.ray_engine as ray_engine
+    import extractor.nightly.ray_engine as ray_engine
 
     real = ray_engine.predictor_options
     monkeypatch.setattr(ray_engine, "predictor_options",

@@ -4,13 +4,12 @@ import subprocess
 import sys
 
 import pytest
-
-from extractor.conll import read_conll
-from extractor.documents import Document
-from extractor.schema import Schema
-from extractor.fields import field_strings
-
 from conftest import ROOT, SHARED_DATA, SHARED_TOOLS
+
+from extractor.data.conll import read_conll
+from extractor.data.documents import Document
+from extractor.rules.fields import field_strings
+from extractor.rules.schema import Schema
 
 DEV = SHARED_DATA / "dev.char.bmes"
 pytestmark = pytest.mark.skipif(not DEV.exists(), reason="Resume NER data not in ../shared/data/resume_ner")

@@ -1,15 +1,14 @@
 """Post-processing rules (schemas/*.yaml as data), pipeline files and record checks: no model needed."""
 import pytest
-
-from extractor.documents import Entity
-from extractor.fields import extract_fields, field_strings
-from extractor.pipeline import PipelineError, load_pipeline
-from extractor.runner import check_record
-from extractor.sample import GBT4754_SECTIONS
-from extractor.schema import Schema, SchemaError
-from extractor.sources import SourceRecord
-
 from conftest import ROOT
+
+from extractor.data.documents import Entity
+from extractor.data.sample import GBT4754_SECTIONS
+from extractor.nightly.config import PipelineError, load_pipeline
+from extractor.nightly.runner import check_record
+from extractor.nightly.sources import SourceRecord
+from extractor.rules.fields import extract_fields, field_strings
+from extractor.rules.schema import Schema, SchemaError
 
 NIGHTLY = ROOT / "schemas" / "resume_nightly.yaml"
 

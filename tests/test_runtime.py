@@ -3,15 +3,14 @@ import json
 
 import pytest
 import torch
-
-from extractor.model import load_model
-from extractor.pipeline import PipelineError, parse_pipeline
-from extractor.predict import Predictor
-from extractor.runtime import OnnxForward, TorchForward, load_runtime
-from extractor.train import TrainConfig, train
-from extractor.windows import collate, encode_document, make_windows
-
 from conftest import TINY_BILSTM, invoke
+
+from extractor.model.directory import load_model
+from extractor.model.predict import Predictor
+from extractor.model.runtime import OnnxForward, TorchForward, load_runtime
+from extractor.model.train import TrainConfig, train
+from extractor.model.windows import collate, encode_document, make_windows
+from extractor.nightly.config import PipelineError, parse_pipeline
 
 pytest.importorskip("onnxruntime")
 
@@ -155,7 +154,7 @@ def test_bench_speed_rejects_unknown_encoders():
 
 
 def test_evaluate_and_predict_take_a_runtime(exported, tmp_path, sample_docs):
-    from extractor.documents import write_documents
+    from extractor.data.documents import write_documents
 
     gold = tmp_path / "gold.jsonl"
     write_documents(sample_docs[36:42], gold)
@@ -179,7 +178,7 @@ def test_evaluate_and_predict_take_a_runtime(exported, tmp_path, sample_docs):
 def test_pipelines_export_on_first_use_and_after_the_model_changed(tmp_path, bilstm_dir):
     import shutil
 
-    from extractor.export import prepare_runtime
+    from extractor.model.export import prepare_runtime
 
     copy = shutil.copytree(bilstm_dir, tmp_path / "m", ignore=shutil.ignore_patterns("onnx"))
     prepare_runtime(copy, "torch")
@@ -238,7 +237,7 @@ def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
     import threading
     import time
 
-    from extractor.runtime import run_batches
+    from extractor.model.runtime import run_batches
 
     class Recorder:
         threads = 2
@@ -282,7 +281,7 @@ def test_batch_tokens_caps_padded_tokens_per_batch(bilstm_dir, sample_docs):
 def test_a_file_left_by_an_earlier_export_is_not_used(tmp_path, exported):
     import shutil
 
-    from extractor.export import export_onnx
+    from extractor.model.export import export_onnx
 
     copy = shutil.copytree(exported["bilstm"], tmp_path / "m")
     export_onnx(copy)  # fp32 only: model.int8.onnx stays on disk from the int8 export before

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from extractor.documents import validate
-from extractor.fields import field_strings, normalize
-from extractor.sample import GBT4754_SECTIONS, generate_documents
-from extractor.schema import Schema
+from extractor.data.documents import validate
+from extractor.data.sample import GBT4754_SECTIONS, generate_documents
+from extractor.paths import PRODUCT_SCHEMA
+from extractor.rules.fields import field_strings, normalize
+from extractor.rules.schema import Schema
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "resume.yaml"
+SCHEMA_PATH = PRODUCT_SCHEMA
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Tokens map back to exact character offsets."""
-from extractor.tokenization import CharTokenizer, HFTokenizer
+from extractor.model.tokenization import CharTokenizer, HFTokenizer
 
 
 def test_char_tokenizer_offsets_unknowns_and_round_trip(tmp_path):

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from extractor.documents import Document, Entity
-from extractor.tokenization import CharTokenizer
-from extractor.windows import encode_document, make_windows, to_entities, window_bounds, window_to_doc_spans
+from extractor.data.documents import Document, Entity
+from extractor.model.tokenization import CharTokenizer
+from extractor.model.windows import encode_document, make_windows, to_entities, window_bounds, window_to_doc_spans
 
 LABELS = ["EDU", "ORG"]
 
@@ -92,7 +92,7 @@ def test_markers_are_added_and_never_become_spans():
 
 
 def test_flat_schemas_resolve_overlaps_by_score():
-    from extractor.predict import non_overlapping
+    from extractor.model.predict import non_overlapping
 
     spans = [Entity(0, 4, "ORG", 3.0), Entity(2, 6, "ORG", 5.0), Entity(6, 8, "EDU", 0.5), Entity(0, 2, "EDU", 1.0)]
     assert non_overlapping(spans) == [Entity(0, 2, "EDU", 1.0), Entity(2, 6, "ORG", 5.0), Entity(6, 8, "EDU", 0.5)]

@@ -1,14 +1,13 @@
 """The BiLSTM's word-boundary feature: jieba word tags packed into the character ids."""
 import pytest
 import torch
-
-from extractor.encoders import BiLSTMEncoder
-from extractor.model import load_model
-from extractor.predict import Predictor
-from extractor.tokenization import WORD_TAGS, CharTokenizer, word_tags
-from extractor.train import TrainConfig, train
-
 from conftest import TINY_BILSTM
+
+from extractor.model.directory import load_model
+from extractor.model.encoders import BiLSTMEncoder
+from extractor.model.predict import Predictor
+from extractor.model.tokenization import WORD_TAGS, CharTokenizer, word_tags
+from extractor.model.train import TrainConfig, train
 
 
 def test_word_tags_mark_each_characters_place_in_its_word():
@@ -60,7 +59,7 @@ def test_word_tag_model_trains_saves_loads_and_exports(tmp_path, sample_docs, re
     reference = [[(e.start, e.end, e.label) for e in ents] for _, ents in Predictor(loaded, threshold=-1.0).predict(docs)]
     assert sum(map(len, reference)) > 0
     pytest.importorskip("onnxruntime")
-    from extractor.export import export_onnx
+    from extractor.model.export import export_onnx
 
     export_onnx(tmp_path / "m")
     onnx = Predictor.from_directory(tmp_path / "m", threshold=-1.0, runtime="onnx")

@@ -1,0 +1,1 @@
+"""Documents: the record type, its files, CoNLL import and the synthetic sample generator."""

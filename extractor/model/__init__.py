@@ -1,0 +1,1 @@
+"""The network and everything that trains, runs, exports and scores it."""

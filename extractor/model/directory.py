@@ -1,0 +1,132 @@
+"""The span extractor (encoder + head: GlobalPointer, Efficient GlobalPointer or CRF) and its
+self-contained directory.
+
+A model directory, like Hugging Face's ``save_pretrained`` output:
+
+    config.json        labels, encoder spec, head, window settings, model_version
+    model.safetensors  all weights (no pickles)
+    vocab.json         character vocabulary (from-scratch encoders), or
+    encoder/           Hugging Face config + tokenizer files (transformer encoders)
+    schema.yaml        the schema the model was trained for
+    metrics.json       training history and best dev scores
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from extractor import __version__
+from extractor.model.encoders import build_encoder
+from extractor.model.heads import build_head, head_spec
+from extractor.model.tokenization import CharTokenizer, HFTokenizer, Tokenizer
+from extractor.rules.schema import Schema
+
+FORMAT_VERSION = 1
+
+
+class SpanExtractor(nn.Module):
+    """Encoder + head. ``head`` is a head name with its settings, or a config.json head section."""
+
+    def __init__(self, encoder: nn.Module, n_types: int, head: str | dict = "gp", head_size: int = 64,
+                 use_rope: bool = True, tags: str = "bioes"):
+        super().__init__()
+        spec = head if isinstance(head, dict) else head_spec(head, head_size, use_rope, tags)
+        self.encoder = encoder
+        self.head = build_head(spec, encoder.hidden_size, n_types)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The head's raw output: span scores (B, n_types, T, T) for gp/egp, tag emissions
+        (B, T, n_tags) for crf. ``self.head.decode(output, attention_mask, ...)`` turns it into spans."""
+        return self.head(self.encoder(input_ids, attention_mask), attention_mask)
+
+
+@dataclass
+class LoadedModel:
+    model: SpanExtractor
+    tokenizer: Tokenizer
+    config: dict
+    schema: Schema
+    directory: Optional[Path] = None
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config["labels"])
+
+    @property
+    def version(self) -> str:
+        return self.config.get("model_version", "unsaved")
+
+
+def build_model(config: dict, hf_config: Any = None, pretrained_path: Optional[str] = None) -> SpanExtractor:
+    encoder = build_encoder(config["encoder"], hf_config, pretrained_path)
+    return SpanExtractor(encoder, len(config["labels"]), config["head"])
+
+
+def save_model(directory: str | Path, loaded: LoadedModel, metrics: Optional[dict] = None) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in loaded.model.state_dict().items()}
+    weights = directory / "model.safetensors"
+    save_file(state, str(weights), metadata={"format": "pt"})
+    config = dict(loaded.config, format_version=FORMAT_VERSION, created_by=f"extractor {__version__}")
+    config["model_version"] = _file_digest(weights)
+    if config["tokenizer"] == "char":
+        loaded.tokenizer.save(directory)
+    else:
+        (directory / "encoder").mkdir(exist_ok=True)
+        loaded.tokenizer.save(directory / "encoder")
+    if config["encoder"]["type"] == "transformer":
+        (directory / "encoder").mkdir(exist_ok=True)
+        loaded.model.encoder.model.config.save_pretrained(str(directory / "encoder"))
+    (directory / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+    (directory / "schema.yaml").write_text(loaded.schema.source or "", encoding="utf-8")
+    if metrics is not None:
+        (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    loaded.config = config
+    loaded.directory = directory
+    return directory
+
+
+def load_model(directory: str | Path) -> LoadedModel:
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{directory}: not a model directory (no config.json); train one with `extractor train`")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{directory}: saved by a newer extractor (format {config['format_version']})")
+    tokenizer: Tokenizer
+    if config["tokenizer"] == "char":
+        tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags", False)))
+    else:
+        tokenizer = HFTokenizer.from_directory(directory / "encoder")
+    hf_config = None
+    if config["encoder"]["type"] == "transformer":
+        from transformers import AutoConfig
+
+        hf_config = AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True)
+    model = build_model(config, hf_config)
+    state = load_file(str(directory / "model.safetensors"))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Some HF models keep non-persistent buffers (position ids) out of the state dict; weights must all match.
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ValueError(f"{directory}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    model.eval()
+    schema = Schema.from_yaml((directory / "schema.yaml").read_text(encoding="utf-8"), str(directory / "schema.yaml"))
+    return LoadedModel(model, tokenizer, config, schema, directory)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]

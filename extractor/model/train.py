@@ -1,0 +1,329 @@
+"""Training: length-bucketed batches, AdamW with warmup and linear decay, gradient
+clipping, dev evaluation each epoch, early stopping, best checkpoint kept."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from extractor.data.documents import Document
+from extractor.model.directory import LoadedModel, build_model, save_model
+from extractor.model.encoders import scratch_bert_config
+from extractor.model.heads import head_spec
+from extractor.model.metrics import Scorer
+from extractor.model.predict import Predictor
+from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
+from extractor.model.windows import Window, collate, encode_document, make_windows
+from extractor.rules.schema import Schema
+
+log = logging.getLogger(__name__)
+
+SCRATCH_ENCODERS = ("bilstm", "bert-scratch")
+BILSTM_OPTIONS = {"embed_dim", "hidden_size", "num_layers", "dropout", "bigram_buckets", "trigram_buckets",
+                  "char_dropout", "word_tag_dim"}
+
+
+@dataclass
+class TrainConfig:
+    encoder: str = "bilstm"  # bilstm | bert-scratch | path to a local Hugging Face model directory
+    head: str = "gp"  # gp | egp | crf
+    head_size: int = 64  # gp, egp
+    rope: bool = True  # gp, egp
+    tags: str = "bioes"  # crf: bioes | bio
+    epochs: int = 30
+    batch_size: int = 16
+    lr: Optional[float] = None  # encoder learning rate; default depends on the encoder
+    head_lr: Optional[float] = None
+    weight_decay: float = 0.01
+    warmup: float = 0.06  # share of steps
+    clip: float = 1.0
+    patience: int = 6
+    seed: int = 42
+    max_tokens: int = 256
+    stride: int = 192
+    loss: str = "dense"  # dense | sparse
+    max_span_len: Optional[int] = None
+    max_minutes: Optional[float] = None  # never start an epoch that would end past this budget
+    min_char_freq: int = 1
+    ema: Optional[float] = 0.99  # evaluate and save an exponential moving average of the weights; None: off
+    # Feed each character's place in its jieba word (dictionary segmentation) to the encoder.
+    # BiLSTM only; None: on for the BiLSTM (+0.4 dev F1 on Resume NER, docs/benchmarks.md).
+    word_tags: Optional[bool] = None
+    checkpoint: str = "best"  # best: the best dev epoch's weights; last: the final epoch's (fixed-epoch benchmarks)
+    encoder_options: dict = field(default_factory=dict)
+
+    def uses_word_tags(self) -> bool:
+        return self.encoder == "bilstm" if self.word_tags is None else self.word_tags
+
+    def default_lrs(self) -> tuple[float, float]:
+        if self.encoder == "bilstm":
+            base = 2e-3
+        elif self.encoder == "bert-scratch":
+            base = 5e-4
+        else:
+            base = 3e-5  # fine-tuning pretrained weights
+        return self.lr or base, self.head_lr or (self.lr or max(base, 1e-3))
+
+
+class WeightEMA:
+    """Exponential moving average of the weights, bias-corrected like Adam's moments.
+
+    avg_t = sum_k (1 - d) d^{t-k} w_k / (1 - d^t): from the first step it is an average of
+    trained weights, never a blend with the random initialisation, so short runs benefit too.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.module = copy.deepcopy(model)
+        self.decay, self.steps = decay, 0
+        self.sums = [torch.zeros_like(p) for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.steps += 1
+        torch._foreach_mul_(self.sums, self.decay)
+        torch._foreach_add_(self.sums, [p.detach() for p in model.parameters()], alpha=1 - self.decay)
+
+    @torch.no_grad()
+    def materialize(self) -> torch.nn.Module:
+        """Write the averaged weights into ``self.module`` (before evaluating or saving it)."""
+        correction = 1 - self.decay ** max(1, self.steps)
+        for avg, total in zip(self.module.parameters(), self.sums):
+            avg.copy_(total / correction)
+        return self.module
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # numpy is optional for training
+        pass
+
+
+def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Document]) -> LoadedModel:
+    """Tokenizer and randomly initialised (or pretrained-encoder) model for a config."""
+    config: dict = {
+        "labels": list(schema.labels),
+        "head": head_spec(cfg.head, cfg.head_size, cfg.rope, cfg.tags),
+        "window": {"max_tokens": cfg.max_tokens, "stride": cfg.stride},
+        "max_span_len": cfg.max_span_len,
+    }
+    pretrained = None
+    hf_config = None
+    if cfg.encoder in SCRATCH_ENCODERS:
+        word_tags = cfg.uses_word_tags()
+        if word_tags and cfg.encoder != "bilstm":
+            raise ValueError("word tags are a BiLSTM feature; the transformer encoders take plain characters")
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, word_tags)
+        config["tokenizer"] = "char"
+        config["word_tags"] = word_tags
+        if cfg.encoder == "bilstm":
+            spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
+                    "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
+                    "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id,
+                    "word_tags": WORD_TAGS if word_tags else 0}
+            unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
+            if unknown:
+                raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
+            spec.update(cfg.encoder_options)
+        else:
+            from transformers import BertConfig
+
+            hf_config = BertConfig(**scratch_bert_config(len(tokenizer), cfg.max_tokens, tokenizer.pad_id,
+                                                         **cfg.encoder_options))
+            spec = {"type": "transformer", "source": "scratch"}
+        config["encoder"] = spec
+    else:
+        path = Path(cfg.encoder)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"encoder {cfg.encoder!r} is neither 'bilstm', 'bert-scratch' nor a local Hugging Face model "
+                "directory with config.json (models are never downloaded)"
+            )
+        tokenizer = HFTokenizer.from_directory(path)
+        config["tokenizer"] = "hf"
+        config["encoder"] = {"type": "transformer", "source": str(path.resolve())}
+        pretrained = str(path)
+        from transformers import AutoConfig
+
+        hf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        positions = getattr(hf, "max_position_embeddings", None)
+        if positions and hf.model_type in ("roberta", "xlm-roberta", "camembert"):
+            positions -= (hf.pad_token_id or 0) + 1  # RoBERTa positions start after the padding index
+        if positions and cfg.max_tokens > positions:
+            raise ValueError(f"--max-tokens {cfg.max_tokens} exceeds the encoder's {positions} positions")
+    model = build_model(config, hf_config, pretrained)
+    return LoadedModel(model, tokenizer, config, schema)
+
+
+def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainConfig) -> list[Window]:
+    index = {lab: i for i, lab in enumerate(loaded.labels)}
+    head = loaded.model.head
+    windows, unaligned, dropped, dropped_docs = [], 0, 0, 0
+    for n, doc in enumerate(docs):
+        enc = encode_document(doc, loaded.tokenizer, index)
+        unaligned += enc.unaligned
+        lost = len(set(enc.gold)) - len(set(head.trainable_spans(enc.gold)))
+        dropped, dropped_docs = dropped + lost, dropped_docs + (lost > 0)
+        windows.extend(make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride))
+    if unaligned:
+        log.warning("%d gold entities cover no token (whitespace only?) and were left out of training", unaligned)
+    if dropped:
+        # Counted once per document, here, rather than in every batch that meets them.
+        log.warning("%d gold entities in %d documents overlap a longer one; the %s head cannot tag nested or "
+                    "overlapping spans and trains without them", dropped, dropped_docs, cfg.head)
+    return windows
+
+
+def bucketed_batches(windows: Sequence[Window], batch_size: int, rng: random.Random) -> list[list[Window]]:
+    """Shuffle, sort within pools of 50 batches by length, then shuffle the batches."""
+    order = list(range(len(windows)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p : p + pool], key=lambda i: len(windows[i].input_ids))
+        batches.extend([windows[i] for i in chunk[b : b + batch_size]] for b in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_loss(loaded: LoadedModel, batch: Sequence[Window], loss: str) -> torch.Tensor:
+    ids, mask = collate(batch, loaded.tokenizer.pad_id)
+    output = loaded.model(ids, mask)
+    return loaded.model.head.loss(output, [w.gold for w in batch], mask, form=loss)
+
+
+def evaluate_model(loaded: LoadedModel, docs: Sequence[Document], batch_size: int = 32) -> dict:
+    scorer = Scorer(loaded.schema, loaded.labels)
+    for doc, spans in Predictor(loaded, batch_size=batch_size).predict(docs):
+        scorer.add(doc, spans)
+    return scorer.result()
+
+
+def train(
+    cfg: TrainConfig,
+    schema: Schema,
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document],
+    out_dir: str | Path,
+    progress: Optional[bool] = None,
+) -> dict:
+    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
+    if cfg.loss not in ("dense", "sparse"):
+        raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
+    if cfg.checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {cfg.checkpoint!r}")
+    if not train_docs:
+        raise ValueError("no training documents")
+    progress = sys.stderr.isatty() if progress is None else progress
+    seed_everything(cfg.seed)
+    loaded = build_untrained(cfg, schema, train_docs)
+    if schema.nested and not loaded.model.head.nested:
+        log.warning("schema %s is nested: true, but the %s head predicts flat spans only (one tag per token)",
+                    schema.name, cfg.head)
+    windows = training_windows(train_docs, loaded, cfg)
+    rng = random.Random(cfg.seed)
+
+    enc_lr, head_lr = cfg.default_lrs()
+    decay = lambda n: not (n.endswith("bias") or "LayerNorm" in n or "norm" in n.lower())  # noqa: E731
+    groups = []
+    for part, lr in ((loaded.model.encoder, enc_lr), (loaded.model.head, head_lr)):
+        named = list(part.named_parameters())
+        groups.append({"params": [p for n, p in named if decay(n)], "lr": lr, "weight_decay": cfg.weight_decay})
+        groups.append({"params": [p for n, p in named if not decay(n)], "lr": lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups)
+    steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
+    plan = {"total": steps_per_epoch * cfg.epochs}  # re-planned when a time budget allows fewer epochs
+    warmup = max(1, int(plan["total"] * cfg.warmup))
+
+    def schedule(step: int) -> float:  # linear warmup, then linear decay to 0 at the planned end
+        return min((step + 1) / warmup, max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    # The averaged weights are what gets evaluated and saved: smoother than any single step's.
+    ema = WeightEMA(loaded.model, cfg.ema) if cfg.ema else None
+    scored = LoadedModel(ema.module, loaded.tokenizer, loaded.config, loaded.schema) if ema else loaded
+
+    history, best, best_epoch, best_dev, stale = [], float("-inf"), 0, None, 0
+    started = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        loaded.model.train()
+        t0, total_loss = time.perf_counter(), 0.0
+        batches = bucketed_batches(windows, cfg.batch_size, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
+        for batch in bar:
+            loss = batch_loss(loaded, batch, cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(loaded.model.parameters(), cfg.clip)
+            optimizer.step()
+            scheduler.step()
+            if ema is not None:
+                ema.update(loaded.model)
+            total_loss += loss.item()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        train_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if ema is not None:
+            ema.materialize()
+        dev = evaluate_model(scored, dev_docs) if dev_docs else None
+        row = {
+            "epoch": epoch,
+            "loss": round(total_loss / max(1, len(batches)), 6),
+            "train_seconds": round(train_seconds, 2),
+            "eval_seconds": round(time.perf_counter() - t1, 2),
+        }
+        score = dev["micro"]["f1"] if dev else -row["loss"]
+        if dev:
+            row.update(dev_micro_f1=dev["micro"]["f1"], dev_doc_exact_match=dev["doc_exact_match"])
+        history.append(row)
+        improved = score > best
+        log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
+                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
+        if improved:
+            best, best_epoch, best_dev, stale = score, epoch, dev, 0
+            if cfg.checkpoint == "best":
+                metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
+                save_model(out_dir, scored, metrics)
+        else:
+            stale += 1
+        elapsed = (time.perf_counter() - started) / 60
+        if stale >= cfg.patience:
+            log.info("early stop: no dev improvement for %d epochs", stale)
+            break
+        if cfg.max_minutes is not None:
+            # The latest epoch (with its evaluation) predicts the next one best: the pace of a shared
+            # machine drifts, and a slow first epoch should not shrink the whole plan.
+            pace = (time.perf_counter() - t0) / 60
+            if elapsed + pace > cfg.max_minutes:
+                log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
+                break
+            # Decay the learning rate to zero by the last epoch that fits, not by an epoch never reached.
+            fits = epoch + max(1, int((cfg.max_minutes - elapsed) / pace))
+            plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
+    if cfg.checkpoint == "last":  # the final epoch's weights, whatever dev said
+        best_epoch, best_dev = epoch, dev
+        save_model(out_dir, scored)
+    metrics = {
+        "config": asdict(cfg), "best_epoch": best_epoch, "dev": best_dev, "history": history,
+        "train_minutes": round((time.perf_counter() - started) / 60, 3),
+        "train_windows": len(windows), "train_docs": len(train_docs),
+    }
+    # Rewrite metrics.json with the whole history; the weights stay those of the best epoch.
+    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    return metrics

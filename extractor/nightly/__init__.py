@@ -1,0 +1,1 @@
+"""The nightly batch job: pipeline config, sources, record checks, ledger, database, engines, sinks, reports."""

@@ -1,0 +1,1 @@
+"""Schemas and the rules that turn spans into normalised field values."""

@@ -1,0 +1,106 @@
+"""Spans -> field values, by the rules a schema holds as data.
+
+Each value keeps the span it came from and the rule that chose it, so a wrong
+value can be traced back to the text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from extractor.data.documents import Entity
+from extractor.rules.schema import FieldSpec, Normalizer, Schema
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    field: str
+    value: str
+    raw: str
+    start: int
+    end: int
+    score: Optional[float]
+    rule: str
+    code: Optional[str] = None  # e.g. the GB/T 4754 section letter, when the schema gives codes
+
+
+def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
+    """Return (canonical value, name of the rule that produced it)."""
+    s = surface.strip()
+    if s in norm.map:
+        return norm.map[s], "map"
+    # Substring rules see the whole surface: stripping first would turn 银行业 into 银.
+    for needle, value in norm.contains:
+        if needle in s:
+            return value, f"contains:{needle}"
+    stripped = s
+    for suffix in norm.strip_suffixes:
+        if stripped.endswith(suffix) and len(stripped) > len(suffix):
+            stripped = stripped[: -len(suffix)]
+            break
+    if stripped in norm.map:
+        return norm.map[stripped], "strip+map"
+    return stripped, "strip" if stripped != s else "identity"
+
+
+def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
+    out = []
+    seen: set[tuple[int, int]] = set()
+    for e in sorted(spans, key=lambda e: (e.start, e.end)):
+        # The same span tagged twice (two labels feeding one field) is one candidate.
+        if e.label not in spec.labels or (e.start, e.end) in seen:
+            continue
+        seen.add((e.start, e.end))
+        raw = text[e.start : e.end]
+        value, rule = normalize(raw, spec.normalize)
+        if value:
+            out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score, rule, spec.codes.get(value)))
+    if not out and spec.derive is not None:
+        out = derived_candidates(text, spans, spec)
+    return out
+
+
+def derived_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
+    """Values inferred from other labels' spans (e.g. industry from employer names), in text order."""
+    assert spec.derive is not None
+    out = []
+    for e in sorted(spans, key=lambda e: (e.start, e.end)):
+        raw = text[e.start : e.end]
+        if e.label not in spec.derive.labels or any(x in raw for x in spec.derive.exclude):
+            continue
+        for needle, value in spec.derive.contains:
+            if needle in raw:
+                out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score,
+                                      f"derived:{e.label}:contains:{needle}", spec.codes.get(value)))
+                break
+    return out
+
+
+def select(candidates: list[FieldValue], spec: FieldSpec) -> list[FieldValue]:
+    """Apply the field's selection policy; 'all' keeps every distinct value in text order."""
+    if not candidates:
+        return []
+    if spec.select == "first":
+        return [candidates[0]]
+    if spec.select == "most_confident":
+        return [max(candidates, key=lambda c: c.score if c.score is not None else float("-inf"))]
+    if spec.select == "highest":
+        rank = {v: i for i, v in enumerate(spec.order)}
+        ranked = [c for c in candidates if c.value in rank]
+        return [max(ranked, key=lambda c: rank[c.value])] if ranked else [candidates[0]]
+    seen, unique = set(), []
+    for c in candidates:
+        if c.value not in seen:
+            seen.add(c.value)
+            unique.append(c)
+    return unique
+
+
+def extract_fields(text: str, spans: Sequence[Entity], schema: Schema) -> dict[str, list[FieldValue]]:
+    return {spec.name: select(field_candidates(text, spans, spec), spec) for spec in schema.fields}
+
+
+def field_strings(text: str, spans: Sequence[Entity], schema: Schema) -> dict[str, Optional[str]]:
+    """One string per field (values joined by '|' for 'all'), None when the field is empty."""
+    chosen = extract_fields(text, spans, schema)
+    return {name: ("|".join(v.value for v in vals) if vals else None) for name, vals in chosen.items()}
