@@ -164,3 +164,20 @@ def test_invalid_yaml_names_the_file(tmp_path: Path):
     path.write_text("status_cues: [unclosed\n", encoding="utf-8")
     with pytest.raises(PolicyError, match="broken.yaml"):
         load_policy(path)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "resume_ner" / "industry_dev.jsonl").exists(),
+                    reason="labelled Resume NER dev data (shared, unlicensed) not present")
+def test_dev_agreement_on_confident_rows():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "industry_employer.py"
+    spec = importlib.util.spec_from_file_location("industry_employer_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    result = benchmark.employer_agreement(benchmark.load_dev(SHARED), load_policy(), named_only=False)
+    assert result["by_confidence"]["high+medium"]["rows"] == 79
+    assert result["by_confidence"]["high+medium"]["text"] >= 0.9
