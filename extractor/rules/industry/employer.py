@@ -9,8 +9,9 @@ Each ORG span is scored from cue words around it, all read from
   mark (总经理 beats 董事 beats 独立董事; 教授 counts only after a school);
 - penalties: a school the person studied at, a shareholder, a bare 本公司.
 
-The highest score wins; ties go to the later year, then to the first (or last)
-span. The code holds the mechanism only; the policy is data.
+Current posts compete on score; without a current cue the latest year decides
+(the most recent employer); then the first (or last) span. The code holds the
+mechanism only; the policy is data.
 """
 
 from __future__ import annotations
@@ -26,15 +27,13 @@ import yaml
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[3] / "schemas" / "industry" / "employer_policy.yaml"
 
-# ORG characters are replaced by this before cue words are looked for, so that
-# a word inside a name (华夏控股, 南京大学) never reads as a cue.
-_MASK = "\x00"
+_MASK = "\x00"  # blanks ORG characters, so a word inside a name (某某控股, 某某大学) is no cue
 
 OrgSpan = Sequence[Any]  # (start, end) or (start, end, score); end exclusive
 
 
-class PolicyError(ValueError):
-    """The employer policy YAML is malformed; the message names the file and key."""
+class PolicyError(ValueError):  # the policy YAML is malformed; the message names the file and key
+    pass
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,7 @@ class EmployerChoice:
 
 
 @dataclass(frozen=True)
-class Term:
-    """One cue word of the policy: what kind it is and how much it weighs."""
-
+class Term:  # one cue word of the policy: what kind it is and how much it weighs
     word: str
     kind: str  # status | role | study | shareholder
     group: str  # e.g. current, past, top, teaching
@@ -74,9 +71,7 @@ class Penalties:
 
 
 @dataclass(frozen=True)
-class Token:
-    """A cue found in the text: a policy term or a date."""
-
+class Token:  # a cue found in the text: a policy term or a date
     start: int
     end: int
     term: Term
@@ -84,9 +79,7 @@ class Token:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One ORG span with what the policy read around it."""
-
+class Candidate:  # one ORG span with what the policy read around it
     start: int
     end: int
     text: str
@@ -184,17 +177,13 @@ class _Reader:
             raise self.fail(key, "a non-empty list of strings", value)
         return value
 
-    def groups(self, key: str) -> Mapping[str, Any]:
-        value = self.get(key)
-        if not isinstance(value, Mapping) or not value:
-            raise self.fail(key, "a mapping of named groups", value)
-        return value
-
-
 def _read_terms(reader: _Reader) -> list[Term]:
     terms: list[Term] = []
     for kind, key in (("status", "status_cues"), ("role", "roles")):
-        for group in reader.groups(key):
+        groups = reader.get(key)
+        if not isinstance(groups, Mapping) or not groups:
+            raise reader.fail(key, "a mapping of named groups", groups)
+        for group in groups:
             prefix = f"{key}.{group}"
             reach = reader.get(f"{prefix}.reach", None)
             if reach is not None:
@@ -249,9 +238,7 @@ def load_policy(path: str | Path | None = None) -> EmployerPolicy:
     return EmployerPolicy.from_dict(raw, source=str(path))
 
 
-@lru_cache(maxsize=1)
-def default_policy() -> EmployerPolicy:
-    return load_policy()
+default_policy = lru_cache(maxsize=1)(load_policy)  # the project's policy, parsed once
 
 
 def find_tokens(masked: str, policy: EmployerPolicy) -> list[Token]:
@@ -284,15 +271,11 @@ def find_tokens(masked: str, policy: EmployerPolicy) -> list[Token]:
 
 
 def _boundary_before(text: str, position: int, delimiters: frozenset) -> int:
-    while position > 0 and text[position - 1] not in delimiters:
-        position -= 1
-    return position
+    return max((text.rfind(mark, 0, position) for mark in delimiters), default=-1) + 1
 
 
 def _boundary_after(text: str, position: int, delimiters: frozenset) -> int:
-    while position < len(text) and text[position] not in delimiters:
-        position += 1
-    return position
+    return min((found for mark in delimiters if (found := text.find(mark, position)) >= 0), default=len(text))
 
 
 def score_candidate(text: str, span: tuple[int, int], next_org_start: int, tokens: Sequence[Token],
