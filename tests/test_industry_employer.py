@@ -181,3 +181,13 @@ def test_dev_agreement_on_confident_rows():
     result = benchmark.employer_agreement(benchmark.load_dev(SHARED), load_policy(), named_only=False)
     assert result["by_confidence"]["high+medium"]["rows"] == 79
     assert result["by_confidence"]["high+medium"]["text"] >= 0.9
+
+
+def test_current_parent_beats_its_named_unit():
+    text = "某丙，2010年至今服务于丙辰电梯，现任丙辰电梯销售中心总经理。"
+    assert chosen(text, "丙辰电梯", "丙辰电梯销售中心").text == "丙辰电梯"
+
+
+def test_post_hung_on_another_with_jian_is_secondary():
+    text = "某丁，历任丁巳出版社编辑、副总编辑兼《戊午》杂志主编。"
+    assert chosen(text, "丁巳出版社", "《戊午》杂志").text == "丁巳出版社"
