@@ -1,0 +1,1 @@
+"""Industry from employer names: which employer, company table, learned classifier, keyword rules."""
