@@ -25,7 +25,9 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[3] / "schemas" / "industry" / "employer_policy.yaml"
+from extractor.paths import SCHEMAS_DIR
+
+DEFAULT_POLICY_PATH = SCHEMAS_DIR / "industry" / "employer_policy.yaml"
 
 _MASK = "\x00"  # blanks ORG characters, so a word inside a name (某某控股, 某某大学) is no cue
 

@@ -21,7 +21,9 @@ from typing import Any, Mapping
 
 import yaml
 
-DEFAULT_KEYWORDS_PATH = Path(__file__).resolve().parents[3] / "schemas" / "industry" / "gbt4754_keywords.yaml"
+from extractor.paths import SCHEMAS_DIR
+
+DEFAULT_KEYWORDS_PATH = SCHEMAS_DIR / "industry" / "gbt4754_keywords.yaml"
 
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"
 PRODUCT, ACTIVITY, INSTITUTION = 0, 1, 2
