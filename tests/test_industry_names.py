@@ -110,3 +110,9 @@ def test_short_name_core_is_a_prefix_of_the_full_name_core():
     short, full = name_keys("百润股份"), name_keys("上海百润香精香料股份有限公司")
     assert full.core.startswith(short.core)
     assert name_keys("雅戈尔").core == name_keys("雅戈尔集团股份有限公司").core == "雅戈尔"
+
+
+@pytest.mark.parametrize("name", ["浙江大学", "北京银行股份有限公司", "湖北人民出版社有限公司"])
+def test_a_region_that_is_part_of_the_name_is_kept(name):
+    keys = name_keys(name)
+    assert keys.core == keys.stem

@@ -62,6 +62,13 @@ BRANCH_SUFFIXES: tuple[str, ...] = ("分公司", "分行", "支行", "营业部"
 _PARENT_ENDINGS: tuple[str, ...] = ("股份有限公司", "有限责任公司", "有限公司", "公司")
 _PARENT_WORDS: tuple[str, ...] = ("银行", "证券", "保险", "事务所", "集团")
 
+# A region followed by one of these is part of the name, not a location prefix: 浙江大学 and 北京银行 must
+# not shrink to 大学 and 银行, which every university and city bank share.
+REGION_BOUND_WORDS: tuple[str, ...] = (
+    "大学", "学院", "银行", "农商银行", "农村商业银行", "证券", "信托", "医院", "研究院", "研究所",
+    "中学", "小学", "日报", "电视台", "广播电视", "出版社", "人民",
+)
+
 _MIN_KEY_LENGTH = 2  # a single character is never distinctive enough to be a key
 
 
@@ -143,7 +150,7 @@ def strip_region_prefix(text: str) -> str:
     """Remove leading national/province/city prefixes, repeatedly, while at least two characters remain."""
     while True:
         match = _REGION_PREFIX.match(text)
-        if not match or len(text) - match.end() < _MIN_KEY_LENGTH:
+        if not match or len(text) - match.end() < _MIN_KEY_LENGTH or text.startswith(REGION_BOUND_WORDS, match.end()):
             return text
         text = text[match.end():]
 
