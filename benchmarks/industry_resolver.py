@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from extractor.rules.industry.classifier import ClassifierConfig, _examples, fit_classifier, split_companies
+from extractor.rules.industry.classifier import ClassifierConfig, company_examples, fit_classifier, split_companies
 from extractor.rules.industry.index import CompanyIndex
 from extractor.rules.industry.names import CITIES, PROVINCES
 from extractor.rules.industry.resolver import IndustryResolver, fit_resolver
@@ -140,7 +140,7 @@ def real(companies: Path, dev: Path, work: Path, seed: int) -> dict:
     classifier_only = IndustryResolver(CompanyIndex({m: {} for m in without.index.maps}), without.classifier)
     _, held = split_companies(table, 0.2, seed)
     classifier = fit_classifier(table.without(held))
-    held_examples = _examples(table, held, classifier.sections)
+    held_examples = company_examples(table, held, classifier.sections)
     held_out = classifier.evaluate(held_examples.names, [classifier.sections[i] for i in held_examples.labels])
     return {
         "load_report": table.report.to_dict(), "dev_rows": len(rows),

@@ -197,8 +197,10 @@ class SectionClassifier:
                    tensors["bias"], data["temperature"], calibration)
 
 
-@dataclass(frozen=True)
-class _Examples:
+@dataclass
+class NameExamples:
+    """Names of a set of companies with their section indices (filled in place, hence not frozen)."""
+
     names: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
 
@@ -211,9 +213,9 @@ def split_companies(table: CompanyTable, fraction: float, seed: int) -> tuple[se
     return set(ids) - held, held
 
 
-def _examples(table: CompanyTable, company_ids: set[int], sections: Sequence[str]) -> _Examples:
+def company_examples(table: CompanyTable, company_ids: set[int], sections: Sequence[str]) -> NameExamples:
     index = {s: i for i, s in enumerate(sections)}
-    examples = _Examples()
+    examples = NameExamples()
     for record in table.records:
         if record.company_id in company_ids:
             for name in record.names:
@@ -228,11 +230,11 @@ def fit_classifier(table: CompanyTable, config: ClassifierConfig = ClassifierCon
 
     sections = sorted({r.section for r in table.records})
     train_ids, calibration_ids = split_companies(table, config.calibration_fraction, config.seed)
-    train = _examples(table, train_ids, sections)
+    train = company_examples(table, train_ids, sections)
     features = [feature_ids(n, config) for n in train.names]
     weight, bias = train_logistic_regression(features, np.array(train.labels), len(sections), config)
     model = SectionClassifier(config, sections, weight, bias)
-    held = _examples(table, calibration_ids, sections)
+    held = company_examples(table, calibration_ids, sections)
     if not held.names:  # a tiny table: nothing to calibrate on, keep T = 1
         return model
     logits = np.stack([model.logits(n) for n in held.names])
