@@ -1,0 +1,179 @@
+"""CompanyIndex: dictionary lookups of an employer name against a CompanyTable's names.
+
+Rules, in precedence order (the first that finds a key wins):
+
+1. ``table:<column>``: the normalised full name, or the name without legal form (stem), equals a
+   table name's (confidence 0.99 / 0.97);
+2. ``table:core``: the cores are equal (0.90);
+3. ``table:prefix``: a table core of >= 2 characters starts the query (a short name inside a full name:
+   百润股份 in 上海百润香精香料股份有限公司); the longest is found by one dict lookup per prefix length;
+4. ``table:short_form``: the query's core starts a table core (the query is a short form of a table name).
+
+A key shared by companies of different sections is ambiguous: the majority section is returned with its
+confidence scaled down by its share (never above ``AMBIGUOUS_CAP``), so callers can prefer other evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from extractor.rules.industry.names import NameKeys, name_keys
+from extractor.rules.industry.table import CompanyTable
+
+INDEX_FILE = "index.json"
+INDEX_FORMAT = 1
+MIN_CORE = 2  # shortest table core used as a prefix key
+AMBIGUOUS_CAP = 0.5
+CONFIDENCE = {"full": 0.99, "stem": 0.97, "core": 0.90, "short_form": 0.70}
+SHORT_FORM_TWO_CHARACTERS = 0.50  # a two-character query core starting a longer table core is weak evidence
+PREFIX_CONFIDENCE = {2: 0.60, 3: 0.70}  # by matched core length; longer prefixes get PREFIX_LONG
+PREFIX_LONG = 0.80
+_MAPS = ("full", "stem", "core", "core_prefix")
+
+
+@dataclass(frozen=True)
+class TableMatch:
+    section: str
+    code: str
+    rule: str
+    confidence: float
+    matched_name: str
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """What one key points to: companies per section (majority first) and a representative name."""
+
+    sections: tuple[tuple[str, int], ...]
+    code: str
+    column: str
+    name: str
+
+    @property
+    def share(self) -> float:
+        return self.sections[0][1] / sum(n for _, n in self.sections)
+
+    def to_json(self) -> list:
+        return [[list(s) for s in self.sections], self.code, self.column, self.name]
+
+    @classmethod
+    def from_json(cls, data: list) -> "KeyEntry":
+        return cls(tuple((s, n) for s, n in data[0]), data[1], data[2], data[3])
+
+
+class _EntryBuilder:
+    """Collects the companies behind each key; the first company seen per section is its representative."""
+
+    def __init__(self) -> None:
+        self.companies: dict[str, set[int]] = defaultdict(set)
+        self.first: dict[str, tuple[str, str, str]] = {}
+
+    def add(self, section: str, company_id: int, code: str, column: str, name: str) -> None:
+        self.companies[section].add(company_id)
+        self.first.setdefault(section, (code, column, name))
+
+    def build(self) -> KeyEntry:
+        # Majority first; ties broken by letter so that the index is the same however rows are ordered.
+        ranked = sorted(self.companies.items(), key=lambda item: (-len(item[1]), item[0]))
+        code, column, name = self.first[ranked[0][0]]
+        return KeyEntry(tuple((s, len(ids)) for s, ids in ranked), code, column, name)
+
+
+def _index_keys(keys: NameKeys) -> dict[str, list[str]]:
+    core = keys.core
+    prefixes = [core[:n] for n in range(MIN_CORE, len(core))] if len(core) > MIN_CORE else []
+    return {
+        "full": [keys.full] if keys.full else [],
+        "stem": [keys.stem] if keys.stem else [],
+        "core": [core] if len(core) >= MIN_CORE else [],
+        "core_prefix": prefixes,
+    }
+
+
+class CompanyIndex:
+    """Dict-based lookups over a table's names; ``lookup`` never scans the table."""
+
+    def __init__(self, maps: dict[str, dict[str, KeyEntry]]):
+        self.maps = maps
+        self.full, self.stem, self.core, self.core_prefix = (maps[m] for m in _MAPS)
+
+    @classmethod
+    def build(cls, table: CompanyTable) -> "CompanyIndex":
+        builders: dict[str, dict[str, _EntryBuilder]] = {m: defaultdict(_EntryBuilder) for m in _MAPS}
+        for record in table.records:
+            for name in record.names:
+                for map_name, keys in _index_keys(name_keys(name.text)).items():
+                    for key in keys:
+                        builders[map_name][key].add(
+                            record.section, record.company_id, record.code, name.column, name.text
+                        )
+        return cls({m: {k: b.build() for k, b in builders[m].items()} for m in _MAPS})
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self.maps.values())
+
+    def lookup(self, name: str) -> TableMatch | None:
+        """The best table match for an employer name, or None."""
+        return self.lookup_keys(name_keys(name))
+
+    def lookup_keys(self, keys: NameKeys) -> TableMatch | None:
+        if len(keys.core) < MIN_CORE:
+            return None
+        for key, mapping, kind in ((keys.full, self.full, "full"), (keys.stem, self.stem, "stem")):
+            entry = mapping.get(key)
+            if entry is not None:
+                return _match(entry, f"table:{entry.column}", CONFIDENCE[kind])
+        entry = self.core.get(keys.core)
+        if entry is not None:
+            return _match(entry, "table:core", CONFIDENCE["core"])
+        prefix = self._longest_prefix(keys)
+        if prefix is not None:
+            return prefix
+        entry = self.core_prefix.get(keys.core)
+        if entry is not None:
+            confidence = CONFIDENCE["short_form"] if len(keys.core) > MIN_CORE else SHORT_FORM_TWO_CHARACTERS
+            return _match(entry, "table:short_form", confidence)
+        return None
+
+    def _longest_prefix(self, keys: NameKeys) -> TableMatch | None:
+        """Longest table stem or core that is a proper prefix of the query's stem or core."""
+        stem, core = keys.stem, keys.core
+        region_length = len(stem) - len(core)
+        # A stem prefix counts only when it reaches >= MIN_CORE characters past the query's region prefix,
+        # so that a bare 上海 never matches everything from Shanghai.
+        for length in range(len(core) - 1, MIN_CORE - 1, -1):
+            entry = self.stem.get(stem[: region_length + length]) if region_length else None
+            entry = entry or self.core.get(core[:length])
+            if entry is not None:
+                confidence = PREFIX_CONFIDENCE.get(length, PREFIX_LONG)
+                return _match(entry, "table:prefix", confidence)
+        return None
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``index.json`` (keys sorted, so the same table always gives the same bytes)."""
+        path = Path(directory) / INDEX_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "format": INDEX_FORMAT,
+            "maps": {m: [[k, *self.maps[m][k].to_json()] for k in sorted(self.maps[m])] for m in _MAPS},
+        }
+        path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "CompanyIndex":
+        data = json.loads((Path(directory) / INDEX_FILE).read_text(encoding="utf-8"))
+        if data.get("format") != INDEX_FORMAT:
+            raise ValueError(f"unsupported company index format {data.get('format')!r}, expected {INDEX_FORMAT}")
+        return cls({m: {row[0]: KeyEntry.from_json(row[1:]) for row in data["maps"][m]} for m in _MAPS})
+
+
+def _match(entry: KeyEntry, rule: str, confidence: float) -> TableMatch:
+    ambiguous = len(entry.sections) > 1
+    if ambiguous:
+        confidence = min(AMBIGUOUS_CAP, confidence * entry.share)
+    return TableMatch(entry.sections[0][0], entry.code, rule, round(confidence, 4), entry.name, ambiguous)
