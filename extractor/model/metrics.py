@@ -5,7 +5,7 @@ from collections import Counter
 from typing import Optional, Sequence
 
 from extractor.data.documents import Document, Entity
-from extractor.rules.fields import field_strings
+from extractor.rules.fields import FieldValue, extract_fields, field_strings, joined
 from extractor.rules.schema import Schema
 
 
@@ -24,6 +24,10 @@ class Scorer:
         self.labels = list(labels if labels is not None else schema.labels)
         self.tp, self.n_pred, self.n_gold = Counter(), Counter(), Counter()
         self.field_tp, self.field_pred, self.field_gold, self.field_equal = Counter(), Counter(), Counter(), Counter()
+        # Per employer-derived field, per rule that produced the predicted value (or ``empty``): documents
+        # and right ones, the industry error table.
+        self.by_rule: dict[str, Counter] = {f.name: Counter() for f in schema.fields if f.employer is not None}
+        self.right_by_rule: dict[str, Counter] = {name: Counter() for name in self.by_rule}
         self.n_docs = self.exact = 0
 
     def add(self, doc: Document, predicted: Sequence[Entity]) -> dict:
@@ -38,7 +42,8 @@ class Scorer:
             self.tp[label] += 1
 
         gold_fields = gold_field_values(doc, self.schema)
-        pred_fields = field_strings(doc.text, predicted, self.schema)
+        values = extract_fields(doc.text, predicted, self.schema)
+        pred_fields = {name: joined(vals) for name, vals in values.items()}
         all_equal = True
         for name in self.schema.field_names:
             g, p = gold_fields.get(name), pred_fields.get(name)
@@ -47,6 +52,10 @@ class Scorer:
             self.field_tp[name] += g is not None and p == g
             self.field_equal[name] += p == g
             all_equal &= p == g
+            if name in self.by_rule:
+                rule = rule_kind(values[name])
+                self.by_rule[name][rule] += 1
+                self.right_by_rule[name][rule] += p == g
         self.n_docs += 1
         self.exact += all_equal
         return pred_fields
@@ -67,6 +76,8 @@ class Scorer:
                 **_prf(self.field_tp[name], self.field_pred[name], self.field_gold[name]),
                 "accuracy": round(self.field_equal[name] / self.n_docs, 6) if self.n_docs else 0.0,
                 "support": self.field_gold[name],
+                **({"by_rule": {rule: {"n": n, "right": self.right_by_rule[name][rule]}
+                                for rule, n in self.by_rule[name].most_common()}} if name in self.by_rule else {}),
             }
             for name in self.schema.field_names
         }
@@ -76,15 +87,28 @@ class Scorer:
             "micro": micro,
             "macro": macro,
             "fields": fields,
-            "doc_exact_match": round(self.exact / self.n_docs, 6) if self.n_docs else 0.0,
+            # With no fields there is no such figure: absent, never a perfect 100%.
+            "doc_exact_match": round(self.exact / self.n_docs, 6) if self.n_docs and fields else None,
         }
 
 
+def rule_kind(values: Sequence[FieldValue]) -> str:
+    """What produced a field's value, for the error table: ``table:short_name``, ``classifier``, ``keyword``,
+    ``map``..., or ``empty``. Keyword rules are one kind whatever the keyword."""
+    if not values:
+        return "empty"
+    rule = values[0].rule.split(" <- ")[0]
+    return "keyword" if rule.startswith("keyword:") else rule
+
+
 def gold_field_values(doc: Document, schema: Schema) -> dict:
-    """Gold fields as given, else derived from gold entities through the same rules as predictions."""
-    if doc.fields is not None:
-        return {name: doc.fields.get(name) or None for name in schema.field_names}
-    return field_strings(doc.text, doc.entities, schema)
+    """Gold fields as given (a code such as a section letter becomes its canonical value); a field the
+    document does not give is derived from its gold entities through the same rules as predictions."""
+    given = doc.fields or {}
+    missing = [name for name in schema.field_names if name not in given]
+    derived = field_strings(doc.text, doc.entities, schema) if missing else {}
+    return {spec.name: spec.canonical(given[spec.name]) if spec.name in given else derived.get(spec.name)
+            for spec in schema.fields}
 
 
 def format_table(metrics: dict) -> str:
@@ -103,5 +127,21 @@ def format_table(metrics: dict) -> str:
                 f"{name:<14}{m['precision']*100:8.2f}{m['recall']*100:8.2f}{m['f1']*100:8.2f}"
                 f"{m['accuracy']*100:8.2f}{m['support']:9d}"
             )
-    lines.append(f"\ndocuments: {metrics['n_docs']}   document exact match: {metrics['doc_exact_match']*100:.2f}%")
+        lines += _rule_table(metrics["fields"])
+    exact = metrics["doc_exact_match"]
+    shown = "absent (the schema has no fields)" if exact is None else f"{exact * 100:.2f}%"
+    lines.append(f"\ndocuments: {metrics['n_docs']}   document exact match: {shown}")
     return "\n".join(lines)
+
+
+def _rule_table(fields: dict) -> list[str]:
+    """Per employer-derived field: documents, right and wrong by the rule that gave the value."""
+    lines = []
+    for name, m in fields.items():
+        rules = m.get("by_rule")
+        if not rules:
+            continue
+        lines += ["", f"{name + ' by rule':<32}{'docs':>6}{'right':>7}{'wrong':>7}"]
+        for rule, r in rules.items():
+            lines.append(f"{rule:<32}{r['n']:6d}{r['right']:7d}{r['n'] - r['right']:7d}")
+    return lines

@@ -122,8 +122,8 @@ def report_csv(report: dict) -> str:
     return out.getvalue()
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.2f}"
+def _pct(x: Optional[float]) -> str:
+    return "—" if x is None else f"{x * 100:.2f}"  # None: no such figure (a schema without fields)
 
 
 def _delta(name: str, report: dict, previous: Optional[dict]) -> str:

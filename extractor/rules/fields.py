@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from extractor.data.documents import Entity
+from extractor.rules.industry.from_employer import industry_from_employer
 from extractor.rules.schema import FieldSpec, Normalizer, Schema
 
 
@@ -22,6 +23,9 @@ class FieldValue:
     score: Optional[float]
     rule: str
     code: Optional[str] = None  # e.g. the GB/T 4754 section letter, when the schema gives codes
+    # How sure the rule is (an industry resolver's probability, a keyword's weight); None where the
+    # value is the span itself and ``score`` (the model's) says it.
+    confidence: Optional[float] = None
 
 
 def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
@@ -43,7 +47,10 @@ def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
     return stripped, "strip" if stripped != s else "identity"
 
 
-def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
+def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
+                     notes: Optional[dict[str, str]] = None) -> list[FieldValue]:
+    """Candidate values in text order: the field's own spans, else its employer's industry, else the
+    ``derive`` keyword rules. Why a field stayed empty goes into ``notes`` when one is given."""
     out = []
     seen: set[tuple[int, int]] = set()
     for e in sorted(spans, key=lambda e: (e.start, e.end)):
@@ -55,9 +62,29 @@ def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> lis
         value, rule = normalize(raw, spec.normalize)
         if value:
             out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score, rule, spec.codes.get(value)))
-    if not out and spec.derive is not None:
+    if not out and spec.employer is not None:
+        out = employer_candidates(text, spans, spec, notes)
+    elif not out and spec.derive is not None:
         out = derived_candidates(text, spans, spec)
     return out
+
+
+def employer_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
+                        notes: Optional[dict[str, str]] = None) -> list[FieldValue]:
+    """The industry of the document's employer (table, classifier, then keyword rules), or nothing, with
+    the reason noted, when no source is sure enough."""
+    found = industry_from_employer(text, spans, spec.employer)
+    if found.section is None or found.employer is None:
+        if notes is not None:
+            notes[spec.name] = found.reason or "no value"
+        return []
+    e = found.employer
+    return [FieldValue(spec.name, found.section_name, text[e.start:e.end], e.start, e.end,
+                       _span_score(spans, e.start, e.end), found.rule, found.section, found.confidence)]
+
+
+def _span_score(spans: Sequence[Entity], start: int, end: int) -> Optional[float]:
+    return next((s.score for s in spans if (s.start, s.end) == (start, end) and s.score is not None), None)
 
 
 def derived_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec) -> list[FieldValue]:
@@ -96,11 +123,17 @@ def select(candidates: list[FieldValue], spec: FieldSpec) -> list[FieldValue]:
     return unique
 
 
-def extract_fields(text: str, spans: Sequence[Entity], schema: Schema) -> dict[str, list[FieldValue]]:
-    return {spec.name: select(field_candidates(text, spans, spec), spec) for spec in schema.fields}
+def extract_fields(text: str, spans: Sequence[Entity], schema: Schema,
+                   notes: Optional[dict[str, str]] = None) -> dict[str, list[FieldValue]]:
+    """The chosen values of every field; ``notes`` (if given) receives why an employer field is empty."""
+    return {spec.name: select(field_candidates(text, spans, spec, notes), spec) for spec in schema.fields}
+
+
+def joined(values: Sequence[FieldValue]) -> Optional[str]:
+    """A field's values as one string (joined by '|' for 'all'), None when the field is empty."""
+    return "|".join(v.value for v in values) if values else None
 
 
 def field_strings(text: str, spans: Sequence[Entity], schema: Schema) -> dict[str, Optional[str]]:
     """One string per field (values joined by '|' for 'all'), None when the field is empty."""
-    chosen = extract_fields(text, spans, schema)
-    return {name: ("|".join(v.value for v in vals) if vals else None) for name, vals in chosen.items()}
+    return {name: joined(vals) for name, vals in extract_fields(text, spans, schema).items()}

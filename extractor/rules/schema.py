@@ -6,11 +6,15 @@ only parses and checks it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+
+from extractor.paths import SCHEMAS_DIR
+from extractor.rules.industry.from_employer import inline_employer_files, parse_employer_rules
+from extractor.rules.industry.sections import SECTION_NAMES
 
 SELECT_POLICIES = ("first", "highest", "most_confident", "all")
 
@@ -50,6 +54,25 @@ class FieldSpec:
     normalize: Normalizer = field(default_factory=Normalizer)
     codes: dict[str, str] = field(default_factory=dict)  # canonical value -> code (e.g. GB/T 4754 section)
     derive: Optional[DeriveRule] = None
+    # Industry from the employer (ORG) when the field's own labels found nothing: an EmployerIndustry.
+    employer: Any = None
+
+    def canonical(self, value: Optional[str]) -> Optional[str]:
+        """A gold value as the rules write it: a code (``C``) or, for employer fields, any section code or
+        name (``C36``, ``制造业``) becomes the canonical value."""
+        if not value:
+            return None
+        by_code = {code: name for name, code in self.codes.items()}
+        if value in by_code:
+            return by_code[value]
+        if self.employer is not None and value not in self.codes:
+            from extractor.rules.industry.sections import SECTION_NAMES, section_of
+
+            try:
+                return SECTION_NAMES[section_of(value)]
+            except ValueError:
+                return value
+        return value
 
 
 @dataclass(frozen=True)
@@ -66,11 +89,22 @@ class Schema:
 
     @property
     def rules_version(self) -> str:
-        """A digest of the schema text: new rules give a new version, so incremental runs reprocess."""
-        return hashlib.sha256((self.source or "").encode("utf-8")).hexdigest()[:16]
+        """A digest of the schema text and of every industry resolver's content: new rules, a new company
+        table or a refitted classifier give a new version, so incremental runs reprocess."""
+        resolvers = "".join(f"\0{spec.employer.version}" for spec in self.fields if spec.employer is not None)
+        return hashlib.sha256(((self.source or "") + resolvers).encode("utf-8")).hexdigest()[:16]
+
+    def with_industry(self, resolver: Optional[str | Path]) -> "Schema":
+        """The same rules with the industry resolver at ``resolver`` (``none``: keyword rules only) for every
+        field that takes its industry from the employer."""
+        fields = tuple(replace(spec, employer=spec.employer.with_resolver(resolver)) if spec.employer else spec
+                       for spec in self.fields)
+        return replace(self, fields=fields)
 
     @classmethod
-    def from_yaml(cls, text: str, where: str = "<schema>") -> "Schema":
+    def from_yaml(cls, text: str, where: str = "<schema>", base: Optional[Path] = None) -> "Schema":
+        """Parse schema text; file names inside it (an industry policy) are relative to ``base`` (default:
+        the shipped schemas folder)."""
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -82,8 +116,9 @@ class Schema:
             raise SchemaError(f"{where}: 'labels' must be a non-empty list of strings")
         if len(set(labels)) != len(labels):
             raise SchemaError(f"{where}: 'labels' has duplicates")
+        base = base if base is not None else SCHEMAS_DIR
         fields = tuple(
-            _parse_field(name, spec or {}, labels, where) for name, spec in (raw.get("fields") or {}).items()
+            _parse_field(name, spec or {}, labels, where, base) for name, spec in (raw.get("fields") or {}).items()
         )
         nested = raw.get("nested", True)
         if not isinstance(nested, bool):
@@ -104,11 +139,13 @@ class Schema:
         if isinstance(raw, dict) and "extends" in raw:
             base_path = path.parent / str(raw.pop("extends"))
             base = cls.load(base_path)
-            merged = _deep_merge(yaml.safe_load(base.source or "") or {}, raw)
-            merged.setdefault("name", path.stem)
+            raw = _deep_merge(yaml.safe_load(base.source or "") or {}, raw)
+            raw.setdefault("name", path.stem)
             # The merged text is what a model directory carries and what the rules version hashes.
-            text = yaml.safe_dump(merged, allow_unicode=True, sort_keys=False)
-        return cls.from_yaml(text, str(path))
+            text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+        if isinstance(raw, dict) and inline_employer_files(raw, path.parent):
+            text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+        return cls.from_yaml(text, str(path), path.parent)
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -127,11 +164,12 @@ def _required(raw: dict, key: str, where: str) -> Any:
     return raw[key]
 
 
-def _parse_field(name: str, spec: dict, labels: list[str], where: str) -> FieldSpec:
+def _parse_field(name: str, spec: dict, labels: list[str], where: str, base: Path) -> FieldSpec:
     here = f"{where}: field {name!r}"
     field_labels = spec.get("labels") or []
     unknown = [x for x in field_labels if x not in labels]
-    if not field_labels or unknown:
+    # A field fed only by its employer (Resume NER has no IND label) needs no labels of its own.
+    if (not field_labels and not spec.get("employer")) or unknown:
         raise SchemaError(f"{here}: 'labels' must name schema labels; unknown: {unknown}")
     select = spec.get("select", "first")
     if select not in SELECT_POLICIES:
@@ -159,4 +197,11 @@ def _parse_field(name: str, spec: dict, labels: list[str], where: str) -> FieldS
             raise SchemaError(f"{here}: derive.contains must be a list of [keyword, value] pairs")
         derive = DeriveRule(d_labels, tuple((str(a), str(b)) for a, b in pairs),
                             tuple(str(x) for x in d.get("exclude") or ()))
-    return FieldSpec(name, tuple(field_labels), select, order, normalizer, codes, derive)
+    employer = None
+    if spec.get("employer"):
+        if not isinstance(spec["employer"], dict):
+            raise SchemaError(f"{here}: employer must be a mapping (labels, policy, keywords, min_confidence)")
+        employer = parse_employer_rules(spec["employer"], labels, here, base)
+        # Employer values are GB/T 4754 sections: their codes are the section letters.
+        codes = {**{section: letter for letter, section in SECTION_NAMES.items()}, **codes}
+    return FieldSpec(name, tuple(field_labels), select, order, normalizer, codes, derive, employer)
