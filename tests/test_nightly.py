@@ -341,11 +341,12 @@ def test_db_commands_upgrade_downgrade_and_report_the_revision(tmp_path, backend
 KILLABLE = """
 import sys, time
 import extractor.nightly.runner as runner
-commit = runner.Runner._commit
-def slow_commit(self, *args, **kwargs):
-    commit(self, *args, **kwargs)
+commit_batch = runner.commit_batch
+def slow_commit_batch(*args, **kwargs):
+    outcome = commit_batch(*args, **kwargs)
     time.sleep(0.4)  # a long night: leaves time to kill the run between committed batches
-runner.Runner._commit = slow_commit
+    return outcome
+runner.commit_batch = slow_commit_batch
 from extractor.cli import main
 sys.exit(main())
 """

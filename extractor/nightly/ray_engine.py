@@ -3,25 +3,26 @@ cluster with Ray Data, its bookkeeping on the driver exactly as the local runner
 
 Two passes over the Parquet input (``ray.data.read_parquet``, only the mapped columns):
 
-1. **plan** (Ray tasks, order preserved): every record is checked (``records.check_record``, the local
-   runner's own checks) and its text hashed; only small rows come back (doc_id, content hash, or the
-   quarantine reason and a preview). The driver numbers them in source order and triages them in
-   batches of ``batch_size`` with the local runner's own ``Runner.triage`` against the ledger: bad
-   records and duplicate ids are quarantined, unchanged documents skipped (both committed per batch,
-   with the run's counts), the rest planned.
+1. **plan** (Ray tasks in ``ray_tasks``, order preserved): every record is checked
+   (``records.check_record``, the local runner's own checks) and its text hashed; only small rows come
+   back (doc_id, content hash, or the quarantine reason and a preview). The driver numbers them in
+   source order and triages them in batches of ``batch_size`` against the ledger with
+   ``ledger.triage_batch``, as the local runner does: bad records and duplicate ids are quarantined,
+   unchanged documents skipped (both committed per batch with ``ledger.commit_batch``, with the run's
+   counts), the rest planned.
 2. **predict** (Ray tasks, then an actor pool): the input is read again, the planned documents (doc_id
    and content hash, as a sorted array of 64-bit keys in the object store) are kept, and
    ``batch.FieldPredictor`` runs in ``map_batches`` on a pool of actors, each loading the model once.
    The driver commits what comes back one transaction per ``batch_size`` documents, with
-   ``Runner._commit``: field values, ledger rows, run counts.
+   ``ledger.commit_batch``: field values, ledger rows, run counts.
 
-Then the sinks are rewritten from the database and the report written, by the same code as a local run.
+Then the sinks are rewritten from the database and the report written: ``runner.PipelineRun``, the
+run's lifecycle both engines share.
 So a Ray run is incremental like a local one, writes the same run row, ledger, field values, quarantine
 and sinks, and a local run after it (or a Ray run after a local one) continues where it left off.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -30,7 +31,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from extractor.data.documents import Document
 from extractor.model.directory import LoadedModel
@@ -42,9 +43,11 @@ from extractor.nightly.field_predictor import (
     field_values_from_rows,
     predictor_options,
 )
-from extractor.nightly.records import Quarantined, check_record, content_hash, parse_gold, preview
-from extractor.nightly.runner import Candidate, Runner, RunSummary
-from extractor.nightly.sources import ParquetSource, SourceRecord
+from extractor.nightly.ledger import Candidate, ProcessedDocument, commit_batch, triage_batch
+from extractor.nightly.ray_tasks import plan_batch, plan_key, select_planned
+from extractor.nightly.records import Quarantined, parse_gold
+from extractor.nightly.runner import PipelineRun, RunSummary
+from extractor.nightly.sources import ParquetSource
 from extractor.rules.schema import Schema
 
 log = logging.getLogger(__name__)
@@ -86,72 +89,6 @@ class RemoteParquet:
 
     def describe(self) -> str:
         return self.path
-
-
-# ---------------------------------------------------------------- what runs in Ray tasks
-
-PLAN_COLUMNS = ("doc_id", "reason", "detail", "preview", "content_hash")
-
-
-def plan_key(doc_id: str, digest: str) -> int:
-    """64 bits naming (doc_id, content hash): how the predict pass recognises the planned documents."""
-    return int.from_bytes(hashlib.blake2b(f"{doc_id}\0{digest}".encode("utf-8"), digest_size=8).digest(), "big")
-
-
-def _records(table, columns: dict) -> Iterator[SourceRecord]:
-    def col(key: str) -> list:
-        name = columns.get(key)
-        return table.column(name).to_pylist() if name else [None] * table.num_rows
-
-    ids, texts, updated = col("id"), col("text"), col("updated_at")
-    gold_e, gold_f = col("gold_entities"), col("gold_fields")
-    for i in range(table.num_rows):
-        yield SourceRecord(i, ids[i], texts[i], updated[i], gold_e[i], gold_f[i])
-
-
-def plan_batch(table, columns: dict, max_chars: int, gold_configured: bool):
-    """Ray task: check and hash every record; small rows out, in input order (the text stays behind)."""
-    import pyarrow as pa
-
-    rows = []
-    for rec in _records(table, columns):
-        checked = check_record(rec, max_chars, gold_configured)
-        if isinstance(checked, Quarantined):
-            rows.append({"doc_id": checked.doc_id, "reason": checked.reason, "detail": checked.detail,
-                         "preview": checked.preview, "content_hash": None})
-        else:  # the preview is for the quarantine row, should the driver find the doc_id a duplicate
-            rows.append({"doc_id": checked.doc_id, "reason": None, "detail": None, "preview": preview(checked.text),
-                         "content_hash": content_hash(checked.text)})
-    return pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in PLAN_COLUMNS]))
-
-
-def select_planned(table, keys: list, columns: dict, max_chars: int, gold_configured: bool):
-    """Ray task: the planned documents of a batch as FieldPredictor input (doc_id, text) plus what the
-    driver needs to commit them (_content_hash, _updated_at, and the gold labels for the report)."""
-    import numpy as np
-    import pyarrow as pa
-    import ray
-
-    planned = ray.get(keys[0])  # sorted uint64, shared read-only through the object store
-    rows = []
-    for rec in _records(table, columns):
-        doc = check_record(rec, max_chars, gold_configured)
-        if not isinstance(doc, Document):
-            continue
-        digest = content_hash(doc.text)
-        rows.append({"doc_id": doc.doc_id, "text": doc.text, "_content_hash": digest,
-                     "_updated_at": None if rec.updated_at is None else str(rec.updated_at),
-                     "_gold": json.dumps([rec.gold_entities, rec.gold_fields], ensure_ascii=False, default=str)
-                     if gold_configured else None, "_key": plan_key(doc.doc_id, digest)})
-    if rows and len(planned):
-        keys_here = np.array([r.pop("_key") for r in rows], dtype=np.uint64)
-        at = np.minimum(np.searchsorted(planned, keys_here), len(planned) - 1)
-        rows = [r for r, hit in zip(rows, planned[at] == keys_here) if hit]
-    else:
-        rows = []
-    schema = pa.schema([("doc_id", pa.string()), ("text", pa.string()), ("_content_hash", pa.string()),
-                        ("_updated_at", pa.string()), ("_gold", pa.string())])
-    return pa.Table.from_pylist(rows, schema=schema)
 
 
 # ---------------------------------------------------------------- the driver
@@ -209,8 +146,8 @@ def ray_session(address: Optional[str]):
         ray.shutdown()
 
 
-class RayRunner(Runner):
-    """``Runner`` with the reading and predicting done by Ray Data; everything else is the local runner's."""
+class RayRunner(PipelineRun):
+    """The Ray engine: reading and predicting done by Ray Data; the run's lifecycle is ``PipelineRun``'s."""
 
     engine_name = "ray"
 
@@ -307,6 +244,7 @@ class RayRunner(Runner):
                                        "gold_configured": self.gold_configured})
         ds.context.execution_options.preserve_order = True  # positions and "first one wins" follow the source
         ds.context.enable_progress_bars = False  # the driver draws its own bars (on a terminal)
+        run = self.identity(summary)
         pending: set[str] = set()
         keys: list[int] = []
         position = 0
@@ -322,14 +260,12 @@ class RayRunner(Runner):
                     else:
                         items.append(Candidate(position, r["doc_id"], r["content_hash"], r["preview"]))
                     position += 1
-                triage = self.triage(items, summary.run_id, pending)
+                triage = triage_batch(self.engine, items, run, pending)
                 for c in triage.todo:
                     pending.add(c.doc_id)
                     keys.append(plan_key(c.doc_id, c.content_hash))
-                self._commit(summary.run_id, [], triage.skipped, triage.quarantined,
-                             counts=dict(n_read=len(items), n_processed=0, n_skipped=len(triage.skipped),
-                                         n_quarantined=len(triage.quarantined), n_windows=0))
-                self._tally(summary, len(items), 0, triage.skipped, triage.quarantined, 0)
+                summary.add(commit_batch(self.engine, run, [], triage.skipped, triage.quarantined,
+                                         n_read=len(items)))
                 bar.update(len(items))
                 busy += time.perf_counter() - start
         self.timings["plan_driver_s"] = busy
@@ -356,29 +292,27 @@ class RayRunner(Runner):
         # Blocks of about one actor call each: the pool hands out whole blocks, so one big block would keep
         # every actor but one idle.
         ds.context.target_max_block_size = self._block_bytes(columns)
-        n_planned = len(pending)
+        n_planned, run = len(pending), self.identity(summary)
         with tqdm(desc=f"predict {self.cfg.name}", unit="doc", total=n_planned, disable=not self.progress) as bar:
             busy = 0.0  # driver time per batch: what bounds a run when the cluster predicts faster than it commits
             for table in ds.iter_batches(batch_size=self.cfg.batch_size, batch_format="pyarrow"):
                 start = time.perf_counter()
-                done, n_windows = [], 0
+                done: list[ProcessedDocument] = []
                 for r in table.to_pylist():
                     if r["doc_id"] not in pending:
                         continue  # a second copy of a document already committed: quarantined when planned
                     if r["error"] is not None:  # select_planned passes checked documents only
                         raise EngineError(f"document {r['doc_id']!r} came back unpredicted: {r['error']}")
                     pending.discard(r["doc_id"])
-                    done.append((r["doc_id"], r["_content_hash"], field_values_from_rows(r["field_values"]),
-                                 r["_updated_at"]))
-                    n_windows += r["n_windows"]
+                    done.append(ProcessedDocument(r["doc_id"], r["_content_hash"],
+                                                  field_values_from_rows(r["field_values"]), r["_updated_at"],
+                                                  r["n_windows"]))
                     if self.collector is not None:
                         entities, fields = parse_gold(*json.loads(r["_gold"]))
                         self.collector.add(Document(r["doc_id"], r["text"], entities, fields),
                                            entities_from_rows(r["entities"]))
-                if done:
-                    self._commit(summary.run_id, done, [], [], counts=dict(
-                        n_read=0, n_processed=len(done), n_skipped=0, n_quarantined=0, n_windows=n_windows))
-                    self._tally(summary, 0, len(done), [], [], n_windows)
+                if done:  # read and counted when planned: n_read 0
+                    summary.add(commit_batch(self.engine, run, done, n_read=0))
                     bar.update(len(done))
                 busy += time.perf_counter() - start
         self.timings["predict_driver_s"] = busy
