@@ -322,13 +322,19 @@ def test_db_commands_upgrade_downgrade_and_report_the_revision(tmp_path, backend
         assert result.exit_code == 0, result.output
         return json.loads(result.output.strip().splitlines()[-1])
 
-    assert db_cli("current") == {"url": url, "revision": None, "head": "0001"}
-    assert db_cli("upgrade")["revision"] == "0001"
+    assert db_cli("current") == {"url": url, "revision": None, "head": "0002"}
+    assert db_cli("upgrade")["revision"] == "0002"
     with create_engine(url).connect() as conn:
         from sqlalchemy import inspect
 
         assert {"extractor_runs", "extractor_field_values", "extractor_quarantine",
                 "extractor_processed_documents"} <= set(inspect(conn).get_table_names())
+        assert "confidence" in {c["name"] for c in inspect(conn).get_columns("extractor_field_values")}
+    assert db_cli("downgrade", "--revision", "0001")["revision"] == "0001"
+    with create_engine(url).connect() as conn:
+        from sqlalchemy import inspect
+
+        assert "confidence" not in {c["name"] for c in inspect(conn).get_columns("extractor_field_values")}
     assert db_cli("downgrade", "--revision", "base")["revision"] is None
     with create_engine(url).connect() as conn:
         from sqlalchemy import inspect

@@ -85,6 +85,7 @@ field_values = Table(
     Column("end", Integer, nullable=False),
     Column("score", Float),
     Column("rule", String(200), nullable=False),
+    Column("confidence", Float),  # the rule's own confidence, where it has one (migration 0002)
     Column("model_version", String(64), nullable=False),
     Column("rules_version", String(64), nullable=False),
     Column("run_id", Integer, ForeignKey("extractor_runs.run_id"), nullable=False),

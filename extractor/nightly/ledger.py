@@ -252,6 +252,7 @@ def _replace_results(conn: Connection, run: RunIdentity, processed: Sequence[Pro
     value_rows = [
         {"doc_id": p.doc_id, "field": name, "ordinal": i, "value": v.value, "code": v.code, "raw": v.raw,
          "start": v.start, "end": v.end, "score": None if v.score is None else float(v.score), "rule": v.rule,
+         "confidence": None if v.confidence is None else float(v.confidence),
          "model_version": run.model_version, "rules_version": run.rules_version, "run_id": run.run_id}
         for p in processed for name, values in p.fields.items() for i, v in enumerate(values)
     ]

@@ -33,17 +33,23 @@ def wide_arrow_schema(schema: Schema):
 
 def wide_row(doc_id: Optional[str], values: Mapping[str, Sequence[Any]], schema: Schema) -> dict:
     """One document's wide row from its chosen values per field, in order (anything with ``value``,
-    ``code`` and ``score``: a ``FieldValue`` or a database row)."""
+    ``code``, ``score`` and ``confidence``: a ``FieldValue`` or a database row)."""
     out: dict[str, Any] = {"doc_id": doc_id}
     for spec in schema.fields:
         vals = values.get(spec.name) or ()
         out[spec.name] = "|".join(v.value for v in vals) if vals else None
-        scores = [v.score for v in vals if v.score is not None]
-        # A multi-valued field is only as sure as its least sure value.
+        # A value's confidence is its rule's where the rule has one (an industry resolver's probability),
+        # else the model's span score; a multi-valued field is only as sure as its least sure value.
+        scores = [c for c in (_confidence(v) for v in vals) if c is not None]
         out[f"{spec.name}_confidence"] = round(min(scores), 4) if scores else None
         if spec.codes:
             out[f"{spec.name}_code"] = "|".join(v.code or "" for v in vals) if vals else None
     return out
+
+
+def _confidence(value: Any) -> Optional[float]:
+    rule_confidence = getattr(value, "confidence", None)
+    return rule_confidence if rule_confidence is not None else value.score
 
 
 def prediction_record(doc: Document, spans: list[Entity], schema: Schema) -> dict:

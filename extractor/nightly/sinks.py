@@ -31,7 +31,7 @@ def wide_rows(engine: Engine, schema: Schema, model_version: str, rules_version:
     """One row per document processed under ``model_version`` and ``rules_version``, from the database."""
     pd, fv = db.processed_documents, db.field_values
     stmt = (
-        select(pd.c.doc_id, fv.c.field, fv.c.ordinal, fv.c.value, fv.c.code, fv.c.score)
+        select(pd.c.doc_id, fv.c.field, fv.c.ordinal, fv.c.value, fv.c.code, fv.c.score, fv.c.confidence)
         .select_from(pd.outerjoin(fv, and_(fv.c.doc_id == pd.c.doc_id, fv.c.model_version == pd.c.model_version)))
         .where(and_(pd.c.model_version == model_version, pd.c.rules_version == rules_version))
         .order_by(pd.c.doc_id, fv.c.field, fv.c.ordinal)
