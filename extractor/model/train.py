@@ -239,13 +239,13 @@ class CheckpointKeeper:
         self.cfg, self.out_dir, self.scored = cfg, out_dir, scored
         self.best_score, self.best_epoch, self.best_dev, self.stale = float("-inf"), 0, None, 0
 
-    def record(self, epoch: int, dev: Optional[dict], history: list[dict]) -> bool:
+    def record(self, epoch: int, dev: Optional[dict], history: list[dict], train_seconds: float) -> bool:
         """Note an epoch's result (the last row of ``history``); returns whether it is the best so far."""
         row = history[-1]
         score = dev["micro"]["f1"] if dev else -row["loss"]  # without dev documents, the training loss
         improved = score > self.best_score
         log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
-                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", row["train_seconds"], "  *best*" if improved else "")
+                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
         if not improved:
             self.stale += 1
             return False
@@ -351,9 +351,10 @@ def train(
         batches = bucketed_batches(windows, cfg.batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
         mean_loss = train_epoch(loaded, batches, cfg, optimizer, scheduler, ema, bar)
-        row, dev = evaluate_epoch(epoch, mean_loss, time.perf_counter() - epoch_started, scored, dev_docs, ema)
+        train_seconds = time.perf_counter() - epoch_started
+        row, dev = evaluate_epoch(epoch, mean_loss, train_seconds, scored, dev_docs, ema)
         history.append(row)
-        keeper.record(epoch, dev, history)
+        keeper.record(epoch, dev, history, train_seconds)
         elapsed_minutes = (time.perf_counter() - started) / 60
         if keeper.patience_exhausted():
             break
