@@ -27,7 +27,7 @@ import platform
 import statistics
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -68,6 +68,81 @@ def predict_pass(loaded: LoadedModel, docs: Sequence[Document], batch_size: int)
     return time.perf_counter() - t0, predicted
 
 
+def train_head(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Document], dev_docs: Sequence[Document],
+               out_dir: Path, progress: bool) -> tuple[LoadedModel, dict]:
+    """Train one head for the fixed epochs; the saved model loaded back, and its training figures."""
+    log.info("bench: training %s head, %d epochs", cfg.head, cfg.epochs)
+    load_before = _load()
+    metrics = train(cfg, schema, train_docs, dev_docs, out_dir, progress=progress)
+    seconds = [row["train_seconds"] for row in metrics["history"]]
+    loaded = load_model(out_dir)
+    return loaded, {
+        "config": asdict(cfg),
+        "head": loaded.config["head"],
+        "parameters": sum(p.numel() for p in loaded.model.parameters()),
+        "head_parameters": sum(p.numel() for p in loaded.model.head.parameters()),
+        "train_windows": metrics["train_windows"],
+        "epoch_train_seconds": seconds,
+        "sec_per_epoch": round(statistics.fmean(seconds), 3),
+        "dev_f1_per_epoch": [row.get("dev_micro_f1") for row in metrics["history"]],
+        "loss_per_epoch": [row["loss"] for row in metrics["history"]],
+        "load_average": {"before_training": load_before, "after_training": _load()},
+    }
+
+
+def time_predictions(models: dict[str, LoadedModel], heads: Sequence[str], docs: Sequence[Document], batch_size: int,
+                     repeats: int) -> tuple[dict[str, list[float]], dict[str, list]]:
+    """Seconds per pass and the last pass's predictions, per head: one warm-up pass per head, then the
+    timed passes taken in turn, so a change of machine load hits every head alike."""
+    times: dict[str, list[float]] = {h: [] for h in heads}
+    predicted: dict[str, list] = {}
+    for head in heads:
+        predict_pass(models[head], docs, batch_size)
+    for _ in range(repeats):
+        for head in heads:
+            elapsed, predicted[head] = predict_pass(models[head], docs, batch_size)
+            times[head].append(elapsed)
+    return times, predicted
+
+
+def prediction_figures(schema: Schema, loaded: LoadedModel, docs: Sequence[Document], predicted: list,
+                       times: list[float]) -> dict:
+    """Dev scores of one head's predictions and its prediction speed (the best pass)."""
+    scorer = Scorer(schema, loaded.labels)
+    for doc, spans in zip(docs, predicted):
+        scorer.add(doc, spans)
+    dev = scorer.result()
+    best = min(times)
+    return dict(
+        dev_micro=dev["micro"],
+        dev_labels={lab: m for lab, m in dev["labels"].items()},
+        dev_doc_exact_match=dev["doc_exact_match"],
+        predict_seconds=[round(t, 4) for t in times],
+        predict_best_seconds=round(best, 4),
+        predict_docs_per_s=round(len(docs) / best, 2),
+    )
+
+
+def ratios_to_baseline(results: dict[str, dict], heads: Sequence[str]) -> dict[str, dict]:
+    """Every other head against ``BASELINE``: speed-ups, F1 difference and which targets are met."""
+    ratios = {}
+    if BASELINE not in results:
+        return ratios
+    base = results[BASELINE]
+    for head in heads:
+        if head == BASELINE:
+            continue
+        r = results[head]
+        ratio = {
+            "train_speedup": _ratio(base["sec_per_epoch"], r["sec_per_epoch"]),
+            "predict_speedup": _ratio(r["predict_docs_per_s"], base["predict_docs_per_s"]),
+            "f1_diff": round(r["dev_micro"]["f1"] - base["dev_micro"]["f1"], 6),
+        }
+        ratio["targets_met"] = {k: ratio[k] is not None and ratio[k] >= v for k, v in TARGETS.items()}
+        ratios[f"{head}_vs_{BASELINE}"] = ratio
+    return ratios
+
+
 def run_bench(
     train_docs: Sequence[Document],
     dev_docs: Sequence[Document],
@@ -86,76 +161,29 @@ def run_bench(
     workdir: Optional[Path] = None,
     progress: bool = False,
 ) -> dict:
+    """Train, time and score every head (see the module docstring); returns the report."""
     if not dev_docs:
         raise ValueError("bench heads needs dev documents to score and time prediction on")
+    # Fixed epochs for every head: no early stopping, no time budget, the final epoch's weights.
+    fixed_epochs = TrainConfig(encoder=encoder, tags=tags, epochs=epochs, seed=seed, batch_size=batch_size,
+                               patience=epochs + 1, max_minutes=None, checkpoint="last", max_tokens=max_tokens,
+                               stride=stride)
     with tempfile.TemporaryDirectory(prefix="bench-heads-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         results: dict[str, dict] = {}
         models: dict[str, LoadedModel] = {}
         for head in heads:
-            cfg = TrainConfig(encoder=encoder, head=head, tags=tags, epochs=epochs, seed=seed, batch_size=batch_size,
-                              patience=epochs + 1, max_minutes=None, checkpoint="last", max_tokens=max_tokens,
-                              stride=stride, encoder_options=dict(encoder_options or {}))
-            log.info("bench: training %s head, %d epochs", head, epochs)
-            load_before = _load()
-            metrics = train(cfg, schema, train_docs, dev_docs, root / head, progress=progress)
-            seconds = [row["train_seconds"] for row in metrics["history"]]
-            loaded = load_model(root / head)
-            models[head] = loaded
-            results[head] = {
-                "config": asdict(cfg),
-                "head": loaded.config["head"],
-                "parameters": sum(p.numel() for p in loaded.model.parameters()),
-                "head_parameters": sum(p.numel() for p in loaded.model.head.parameters()),
-                "train_windows": metrics["train_windows"],
-                "epoch_train_seconds": seconds,
-                "sec_per_epoch": round(statistics.fmean(seconds), 3),
-                "dev_f1_per_epoch": [row.get("dev_micro_f1") for row in metrics["history"]],
-                "loss_per_epoch": [row["loss"] for row in metrics["history"]],
-                "load_average": {"before_training": load_before, "after_training": _load()},
-            }
-        # Prediction: one warm-up pass per head, then the timed passes in turn.
-        times: dict[str, list[float]] = {h: [] for h in heads}
-        predicted: dict[str, list] = {}
+            cfg = replace(fixed_epochs, head=head, encoder_options=dict(encoder_options or {}))
+            models[head], results[head] = train_head(cfg, schema, train_docs, dev_docs, root / head, progress)
+        times, predicted = time_predictions(models, heads, dev_docs, predict_batch_size, repeats)
         for head in heads:
-            predict_pass(models[head], dev_docs, predict_batch_size)
-        for _ in range(repeats):
-            for head in heads:
-                elapsed, predicted[head] = predict_pass(models[head], dev_docs, predict_batch_size)
-                times[head].append(elapsed)
-        for head in heads:
-            scorer = Scorer(schema, models[head].labels)
-            for doc, spans in zip(dev_docs, predicted[head]):
-                scorer.add(doc, spans)
-            dev = scorer.result()
-            best = min(times[head])
-            results[head].update(
-                dev_micro=dev["micro"],
-                dev_labels={lab: m for lab, m in dev["labels"].items()},
-                dev_doc_exact_match=dev["doc_exact_match"],
-                predict_seconds=[round(t, 4) for t in times[head]],
-                predict_best_seconds=round(best, 4),
-                predict_docs_per_s=round(len(dev_docs) / best, 2),
-            )
-    ratios = {}
-    if BASELINE in results:
-        base = results[BASELINE]
-        for head in heads:
-            if head == BASELINE:
-                continue
-            r = results[head]
-            ratio = {
-                "train_speedup": _ratio(base["sec_per_epoch"], r["sec_per_epoch"]),
-                "predict_speedup": _ratio(r["predict_docs_per_s"], base["predict_docs_per_s"]),
-                "f1_diff": round(r["dev_micro"]["f1"] - base["dev_micro"]["f1"], 6),
-            }
-            ratio["targets_met"] = {k: ratio[k] is not None and ratio[k] >= v for k, v in TARGETS.items()}
-            ratios[f"{head}_vs_{BASELINE}"] = ratio
+            results[head].update(prediction_figures(schema, models[head], dev_docs, predicted[head], times[head]))
     return {
         "encoder": encoder, "heads": list(heads), "epochs": epochs, "seed": seed, "batch_size": batch_size,
         "predict_batch_size": predict_batch_size, "repeats": repeats, "max_tokens": max_tokens, "stride": stride,
         "train_docs": len(train_docs), "dev_docs": len(dev_docs), "schema": schema.name,
-        "results": results, "ratios": ratios, "targets": TARGETS, "machine": machine_info(),
+        "results": results, "ratios": ratios_to_baseline(results, heads), "targets": TARGETS,
+        "machine": machine_info(),
     }
 
 

@@ -184,6 +184,23 @@ def _run_isolated(job: dict) -> dict:
     return result
 
 
+def prepare_model(encoder: str, workdir: Path, schema: Schema, docs: Sequence[Document],
+                  paths: Sequence[str]) -> tuple[str, Path, float]:
+    """The model directory an encoder is measured on, exported to ONNX when an ONNX path is measured;
+    returns its name, directory and the decoding threshold to use."""
+    from extractor.model.export import export_onnx
+
+    if Path(encoder).is_dir():  # a trained model: copied, so the export does not touch the original
+        model_dir = shutil.copytree(encoder, workdir / Path(encoder).name / "model", dirs_exist_ok=True)
+        name, threshold = Path(encoder).name, 0.0
+    else:
+        model_dir = make_random_model(encoder, workdir / encoder, schema, docs)
+        name, threshold = encoder, RANDOM_WEIGHTS_THRESHOLD
+    if any(p.startswith("onnx") for p in paths):
+        export_onnx(model_dir, quantize="int8" if "onnx-int8" in paths else None)
+    return name, model_dir, threshold
+
+
 def bench_speed(
     encoders: Sequence[str] = ("bert-4x768", "bilstm"),
     paths: Sequence[str] = PATHS,
@@ -203,45 +220,35 @@ def bench_speed(
 
     from tqdm.auto import tqdm
 
-    from extractor.model.export import export_onnx
-
     unknown = sorted(set(paths) - set(PATHS))
     if unknown:
         raise ValueError(f"unknown bench paths {unknown}; expected some of {', '.join(PATHS)}")
     threads = threads or default_threads()
     schema = Schema.load(schema_path or PRODUCT_SCHEMA)
     docs = list(generate_documents(max(mixed_docs, 60), seed=11, schema=schema))
-    latency_texts = {str(n): texts_of_length(n, latency_docs + 3, docs) for n in lengths}
-    mixed_texts = [d.text for d in docs[:mixed_docs]]
+    # Every path measures the same texts: fixed lengths for latency, whole résumés for throughput.
+    job = {"threads": threads, "batch_size": batch_size, "batch_tokens": batch_tokens, "streams": streams,
+           "latency_texts": {str(n): texts_of_length(n, latency_docs + 3, docs) for n in lengths},
+           "mixed_texts": [d.text for d in docs[:mixed_docs]], "warmup": 3}
     own_tmp = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="extractor-bench-")) if own_tmp else Path(workdir)
     results: dict = {
         "machine": {"cpus": default_threads(), "threads": threads, "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
         "settings": {"lengths": list(lengths), "latency_docs": latency_docs, "mixed_docs": mixed_docs,
-                     "mixed_chars": sum(map(len, mixed_texts)), "batch_size": batch_size,
+                     "mixed_chars": sum(map(len, job["mixed_texts"])), "batch_size": batch_size,
                      "batch_tokens": batch_tokens, "streams": streams or threads},
         "encoders": {},
     }
     try:
         jobs = []
         for encoder in encoders:
-            if Path(encoder).is_dir():  # a trained model: copied, so the export does not touch the original
-                model_dir = shutil.copytree(encoder, workdir / Path(encoder).name / "model", dirs_exist_ok=True)
-                name, threshold = Path(encoder).name, 0.0
-            else:
-                model_dir = make_random_model(encoder, workdir / encoder, schema, docs)
-                name, threshold = encoder, RANDOM_WEIGHTS_THRESHOLD
-            if any(p.startswith("onnx") for p in paths):
-                export_onnx(model_dir, quantize="int8" if "onnx-int8" in paths else None)
+            name, model_dir, threshold = prepare_model(encoder, workdir, schema, docs, paths)
             results["encoders"][name] = {"model_dir": str(model_dir), "threshold": threshold, "paths": {}}
-            jobs += [{"encoder": name, "model_dir": str(model_dir), "path": p, "threshold": threshold,
-                      "threads": threads, "batch_size": batch_size,
-                      "batch_tokens": batch_tokens, "streams": streams, "latency_texts": latency_texts,
-                      "mixed_texts": mixed_texts, "warmup": 3} for p in paths]
-        for job in tqdm(jobs, desc="bench", unit="path", disable=not progress):
-            log.info("bench %s / %s", job["encoder"], job["path"])
-            results["encoders"][job["encoder"]]["paths"][job["path"]] = _run_isolated(job)
+            jobs += [dict(job, encoder=name, model_dir=str(model_dir), path=p, threshold=threshold) for p in paths]
+        for one in tqdm(jobs, desc="bench", unit="path", disable=not progress):
+            log.info("bench %s / %s", one["encoder"], one["path"])
+            results["encoders"][one["encoder"]]["paths"][one["path"]] = _run_isolated(one)
     finally:
         if own_tmp:
             shutil.rmtree(workdir, ignore_errors=True)

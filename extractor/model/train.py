@@ -22,6 +22,7 @@ from extractor.model.encoders import scratch_bert_config
 from extractor.model.heads import head_spec
 from extractor.model.metrics import Scorer
 from extractor.model.predict import Predictor
+from extractor.model.schedule import TimeBudget, lr_factor
 from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from extractor.model.windows import Window, collate, encode_document, make_windows
 from extractor.rules.schema import Schema
@@ -214,6 +215,105 @@ def evaluate_model(loaded: LoadedModel, docs: Sequence[Document], batch_size: in
     return scorer.result()
 
 
+def takes_weight_decay(name: str) -> bool:
+    """Biases and normalisation weights are left out of weight decay: shrinking them only hurts."""
+    return not (name.endswith("bias") or "LayerNorm" in name or "norm" in name.lower())
+
+
+def parameter_groups(model: torch.nn.Module, encoder_lr: float, head_lr: float, weight_decay: float) -> list[dict]:
+    """AdamW groups: the encoder and the head each at their own learning rate, with and without decay."""
+    groups = []
+    for part, lr in ((model.encoder, encoder_lr), (model.head, head_lr)):
+        named = list(part.named_parameters())
+        groups.append({"params": [p for n, p in named if takes_weight_decay(n)], "lr": lr,
+                       "weight_decay": weight_decay})
+        groups.append({"params": [p for n, p in named if not takes_weight_decay(n)], "lr": lr, "weight_decay": 0.0})
+    return groups
+
+
+class CheckpointKeeper:
+    """Chooses the weights left in ``out_dir``: the best dev epoch's (saved as it happens) or the last
+    epoch's (``cfg.checkpoint``), and says when ``cfg.patience`` epochs have passed without improvement."""
+
+    def __init__(self, cfg: TrainConfig, out_dir: str | Path, scored: LoadedModel):
+        self.cfg, self.out_dir, self.scored = cfg, out_dir, scored
+        self.best_score, self.best_epoch, self.best_dev, self.stale = float("-inf"), 0, None, 0
+
+    def record(self, epoch: int, dev: Optional[dict], history: list[dict], train_seconds: float) -> bool:
+        """Note an epoch's result (the last row of ``history``); returns whether it is the best so far."""
+        row = history[-1]
+        score = dev["micro"]["f1"] if dev else -row["loss"]  # without dev documents, the training loss
+        improved = score > self.best_score
+        log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
+                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
+        if not improved:
+            self.stale += 1
+            return False
+        self.best_score, self.best_epoch, self.best_dev, self.stale = score, epoch, dev, 0
+        if self.cfg.checkpoint == "best":
+            metrics = {"config": asdict(self.cfg), "best_epoch": epoch, "dev": dev, "history": history}
+            save_model(self.out_dir, self.scored, metrics)
+        return True
+
+    def patience_exhausted(self) -> bool:
+        if self.stale >= self.cfg.patience:
+            log.info("early stop: no dev improvement for %d epochs", self.stale)
+            return True
+        return False
+
+    def finish(self, epoch: int, dev: Optional[dict]) -> None:
+        if self.cfg.checkpoint == "last":  # the final epoch's weights, whatever dev said
+            self.best_epoch, self.best_dev = epoch, dev
+            save_model(self.out_dir, self.scored)
+
+
+def check_training_inputs(cfg: TrainConfig, train_docs: Sequence[Document]) -> None:
+    if cfg.loss not in ("dense", "sparse"):
+        raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
+    if cfg.checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {cfg.checkpoint!r}")
+    if not train_docs:
+        raise ValueError("no training documents")
+
+
+def train_epoch(loaded: LoadedModel, batches: Sequence[Sequence[Window]], cfg: TrainConfig,
+                optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                ema: Optional[WeightEMA], bar: tqdm) -> float:
+    """One pass of optimizer steps over ``batches``; returns the mean loss."""
+    loaded.model.train()
+    total_loss = 0.0
+    for batch in bar:
+        loss = batch_loss(loaded, batch, cfg.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(loaded.model.parameters(), cfg.clip)
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update(loaded.model)
+        total_loss += loss.item()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return round(total_loss / max(1, len(batches)), 6)
+
+
+def evaluate_epoch(epoch: int, mean_loss: float, train_seconds: float, scored: LoadedModel,
+                   dev_docs: Sequence[Document], ema: Optional[WeightEMA]) -> tuple[dict, Optional[dict]]:
+    """The epoch's history row and its dev result (None without dev documents)."""
+    started = time.perf_counter()
+    if ema is not None:
+        ema.materialize()
+    dev = evaluate_model(scored, dev_docs) if dev_docs else None
+    row = {
+        "epoch": epoch,
+        "loss": mean_loss,
+        "train_seconds": round(train_seconds, 2),
+        "eval_seconds": round(time.perf_counter() - started, 2),
+    }
+    if dev:
+        row.update(dev_micro_f1=dev["micro"]["f1"], dev_doc_exact_match=dev["doc_exact_match"])
+    return row, dev
+
+
 def train(
     cfg: TrainConfig,
     schema: Schema,
@@ -223,12 +323,7 @@ def train(
     progress: Optional[bool] = None,
 ) -> dict:
     """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
-    if cfg.loss not in ("dense", "sparse"):
-        raise ValueError(f"loss must be 'dense' or 'sparse', got {cfg.loss!r}")
-    if cfg.checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be 'best' or 'last', got {cfg.checkpoint!r}")
-    if not train_docs:
-        raise ValueError("no training documents")
+    check_training_inputs(cfg, train_docs)
     progress = sys.stderr.isatty() if progress is None else progress
     seed_everything(cfg.seed)
     loaded = build_untrained(cfg, schema, train_docs)
@@ -238,89 +333,36 @@ def train(
     windows = training_windows(train_docs, loaded, cfg)
     rng = random.Random(cfg.seed)
 
-    enc_lr, head_lr = cfg.default_lrs()
-    decay = lambda n: not (n.endswith("bias") or "LayerNorm" in n or "norm" in n.lower())  # noqa: E731
-    groups = []
-    for part, lr in ((loaded.model.encoder, enc_lr), (loaded.model.head, head_lr)):
-        named = list(part.named_parameters())
-        groups.append({"params": [p for n, p in named if decay(n)], "lr": lr, "weight_decay": cfg.weight_decay})
-        groups.append({"params": [p for n, p in named if not decay(n)], "lr": lr, "weight_decay": 0.0})
-    optimizer = torch.optim.AdamW(groups)
+    optimizer = torch.optim.AdamW(parameter_groups(loaded.model, *cfg.default_lrs(), cfg.weight_decay))
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
-    plan = {"total": steps_per_epoch * cfg.epochs}  # re-planned when a time budget allows fewer epochs
-    warmup = max(1, int(plan["total"] * cfg.warmup))
-
-    def schedule(step: int) -> float:  # linear warmup, then linear decay to 0 at the planned end
-        return min((step + 1) / warmup, max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
+    budget = TimeBudget(cfg.max_minutes, cfg.epochs)
+    warmup_steps = max(1, int(steps_per_epoch * cfg.epochs * cfg.warmup))  # fixed, even when the budget re-plans
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, warmup_steps, steps_per_epoch * budget.planned_epochs))
     # The averaged weights are what gets evaluated and saved: smoother than any single step's.
     ema = WeightEMA(loaded.model, cfg.ema) if cfg.ema else None
     scored = LoadedModel(ema.module, loaded.tokenizer, loaded.config, loaded.schema) if ema else loaded
+    keeper = CheckpointKeeper(cfg, out_dir, scored)
 
-    history, best, best_epoch, best_dev, stale = [], float("-inf"), 0, None, 0
+    history: list[dict] = []
     started = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        loaded.model.train()
-        t0, total_loss = time.perf_counter(), 0.0
+        epoch_started = time.perf_counter()
         batches = bucketed_batches(windows, cfg.batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
-        for batch in bar:
-            loss = batch_loss(loaded, batch, cfg.loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(loaded.model.parameters(), cfg.clip)
-            optimizer.step()
-            scheduler.step()
-            if ema is not None:
-                ema.update(loaded.model)
-            total_loss += loss.item()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        train_seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        if ema is not None:
-            ema.materialize()
-        dev = evaluate_model(scored, dev_docs) if dev_docs else None
-        row = {
-            "epoch": epoch,
-            "loss": round(total_loss / max(1, len(batches)), 6),
-            "train_seconds": round(train_seconds, 2),
-            "eval_seconds": round(time.perf_counter() - t1, 2),
-        }
-        score = dev["micro"]["f1"] if dev else -row["loss"]
-        if dev:
-            row.update(dev_micro_f1=dev["micro"]["f1"], dev_doc_exact_match=dev["doc_exact_match"])
+        mean_loss = train_epoch(loaded, batches, cfg, optimizer, scheduler, ema, bar)
+        train_seconds = time.perf_counter() - epoch_started
+        row, dev = evaluate_epoch(epoch, mean_loss, train_seconds, scored, dev_docs, ema)
         history.append(row)
-        improved = score > best
-        log.info("epoch %d loss %.4f dev micro-F1 %s (%.1fs)%s", epoch, row["loss"],
-                 f"{dev['micro']['f1']*100:.2f}" if dev else "-", train_seconds, "  *best*" if improved else "")
-        if improved:
-            best, best_epoch, best_dev, stale = score, epoch, dev, 0
-            if cfg.checkpoint == "best":
-                metrics = {"config": asdict(cfg), "best_epoch": epoch, "dev": dev, "history": history}
-                save_model(out_dir, scored, metrics)
-        else:
-            stale += 1
-        elapsed = (time.perf_counter() - started) / 60
-        if stale >= cfg.patience:
-            log.info("early stop: no dev improvement for %d epochs", stale)
+        keeper.record(epoch, dev, history, train_seconds)
+        elapsed_minutes = (time.perf_counter() - started) / 60
+        if keeper.patience_exhausted():
             break
-        if cfg.max_minutes is not None:
-            # The latest epoch (with its evaluation) predicts the next one best: the pace of a shared
-            # machine drifts, and a slow first epoch should not shrink the whole plan.
-            pace = (time.perf_counter() - t0) / 60
-            if elapsed + pace > cfg.max_minutes:
-                log.info("stopping after epoch %d: another would exceed the %.1f-minute budget", epoch, cfg.max_minutes)
-                break
-            # Decay the learning rate to zero by the last epoch that fits, not by an epoch never reached.
-            fits = epoch + max(1, int((cfg.max_minutes - elapsed) / pace))
-            plan["total"] = steps_per_epoch * min(cfg.epochs, fits)
-    if cfg.checkpoint == "last":  # the final epoch's weights, whatever dev said
-        best_epoch, best_dev = epoch, dev
-        save_model(out_dir, scored)
+        if not budget.continue_after(epoch, elapsed_minutes, (time.perf_counter() - epoch_started) / 60):
+            break
+    keeper.finish(epoch, dev)
     metrics = {
-        "config": asdict(cfg), "best_epoch": best_epoch, "dev": best_dev, "history": history,
+        "config": asdict(cfg), "best_epoch": keeper.best_epoch, "dev": keeper.best_dev, "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 3),
         "train_windows": len(windows), "train_docs": len(train_docs),
     }
