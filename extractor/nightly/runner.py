@@ -26,7 +26,7 @@ from extractor.model.export import prepare_runtime
 from extractor.model.predict import Predictor
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
-from extractor.nightly.field_predictor import FieldPredictor, RulesError, predictor_options
+from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
 from extractor.nightly.field_predictor import load_rules as _load_rules
 from extractor.nightly.outputs import wide_arrow_schema, wide_columns, wide_row
 from extractor.nightly.records import Quarantined, check_record, content_hash, preview
@@ -94,7 +94,7 @@ def load_rules(cfg: PipelineConfig, loaded: LoadedModel) -> Schema:
 
 class Runner:
     """The local engine: records are read, checked, predicted and committed in this process, one batch of
-    ``batch_size`` documents (one transaction) at a time. ``extractor.nightly.ray_engine.RayRunner`` keeps all of
+    ``docs_per_commit`` documents (one transaction) at a time. ``extractor.nightly.ray_engine.RayRunner`` keeps all of
     this but the reading and predicting, which it hands to a Ray cluster."""
 
     engine_name = "local"
@@ -115,9 +115,10 @@ class Runner:
 
     def _load(self) -> tuple[LoadedModel, Schema]:
         """The model and rules; the local engine loads them into the predictor it runs."""
-        prepare_runtime(self.cfg.model, self.cfg.runtime)
+        prepare_runtime(self.cfg.model, self.cfg.predict.runtime)
         try:
-            self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, predictor_options(self.cfg))
+            self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, self.cfg.predict,
+                                                                    field_predictor_settings(self.cfg))
         except RulesError as exc:
             raise PipelineError(f"{self.cfg.path}: schema {self.cfg.schema} uses labels {exc.unknown} that model "
                                 f"{self.cfg.model} does not predict (it predicts {exc.labels})") from None
@@ -181,7 +182,7 @@ class Runner:
                   disable=not self.progress) as bar:
             for rec in bar:
                 batch.append(rec)
-                if len(batch) >= self.cfg.batch_size:
+                if len(batch) >= self.cfg.docs_per_commit:
                     yield batch
                     batch = []
                     bar.set_postfix(processed=summary.n_processed, skipped=summary.n_skipped,
@@ -417,7 +418,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
     to the database). Returns (report, paths, regressions)."""
     from tqdm.auto import tqdm
 
-    prepare_runtime(cfg.model, cfg.runtime)
+    prepare_runtime(cfg.model, cfg.predict.runtime)
     loaded = load_model(cfg.model)
     schema = load_rules(cfg, loaded)
     cols = cfg.source.columns
@@ -425,7 +426,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
         raise PipelineError(f"{cfg.path}: the source maps no gold column (source.columns.gold_entities or "
                             "gold_fields), so there is nothing to score against")
     source = open_source(cfg.source)
-    predictor = Predictor(loaded, **cfg.predictor_options())
+    predictor = Predictor(loaded, cfg.predict)
     collector = ReportCollector(schema, loaded.labels, cfg.report.examples)
 
     def docs() -> Iterator[Document]:
