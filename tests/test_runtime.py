@@ -124,7 +124,7 @@ def test_unknown_runtime_is_a_clear_error(bilstm_dir):
            "runtime": "int4"}
     with pytest.raises(PipelineError, match="runtime must be one of"):
         parse_pipeline(raw, "p.yaml")
-    assert parse_pipeline(dict(raw, predict={"runtime": "onnx-int8"}), "p.yaml").predict.runtime == "onnx-int8"
+    assert parse_pipeline(dict(raw, runtime="onnx-int8"), "p.yaml").predict.runtime == "onnx-int8"
 
 
 def test_bench_speed_writes_every_figure(exported, tmp_path):
