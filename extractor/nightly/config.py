@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, get_args, get_type_hints
 
 import yaml
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 SOURCE_TYPES = ("parquet", "sql")
 SINK_TYPES = ("csv", "parquet")
 PREDICT_KEYS = tuple(f.name for f in fields(PredictOptions))
+# Each key's type without Optional: what a value must be (checked by extractor.model.predict.option_problem).
+PREDICT_TYPES = {name: next((t for t in get_args(hint) if t is not type(None)), hint)
+                 for name, hint in get_type_hints(PredictOptions).items()}
 # Keys of pipeline files written before the ``predict:`` section, and where each now lives. Still read,
 # with one warning line, so old files keep working.
 DEPRECATED_KEYS = {
@@ -254,6 +257,7 @@ def parse_predict(raw: Any, where: str) -> PredictOptions:
     unknown = sorted(set(raw) - set(PREDICT_KEYS))
     if unknown:
         raise PipelineError(f"{where}: predict has unknown keys {unknown}; it takes {', '.join(PREDICT_KEYS)}")
+    raw = {key: _number_text(value) if PREDICT_TYPES[key] is float else value for key, value in raw.items()}
     for key, value in raw.items():
         problem = option_problem(key, value)
         if problem:
@@ -299,6 +303,16 @@ def parse_ray(raw: Any, where: str) -> RayConfig:
     if not _is_int(docs_per_call) or docs_per_call < 1:
         raise PipelineError(f"{where}: ray.docs_per_call must be a positive integer, got {docs_per_call!r}")
     return RayConfig(address=address, concurrency=pool, docs_per_call=docs_per_call, num_cpus_per_actor=float(cpus))
+
+
+def _number_text(value: Any) -> Any:
+    """YAML 1.1 reads ``1e9`` (no dot) as a string; a number field takes it as the number it spells."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _is_int(value: Any) -> bool:
