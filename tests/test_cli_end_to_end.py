@@ -7,7 +7,7 @@ from conftest import ROOT, TINY_BILSTM, invoke, options
 
 from extractor.data.documents import read_documents, write_documents
 from extractor.model.directory import load_model
-from extractor.model.predict import Predictor
+from extractor.model.predict import PredictOptions, Predictor
 
 SCHEMA = str(ROOT / "schemas" / "resume.yaml")
 TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
@@ -86,8 +86,8 @@ def test_saved_model_predicts_like_the_trained_one(bilstm_model, sample_docs):
     a = load_model(bilstm_model)
     b = load_model(bilstm_model)
     docs = sample_docs[36:]
-    first = [spans for _, spans in Predictor(a, batch_size=4).predict(docs)]
-    second = [spans for _, spans in Predictor(b, batch_size=1).predict(docs)]  # batching does not change results
+    first = [spans for _, spans in Predictor(a, PredictOptions(windows_per_batch=4)).predict(docs)]
+    second = [spans for _, spans in Predictor(b, PredictOptions(windows_per_batch=1)).predict(docs)]  # batching does not change results
     assert [[(e.start, e.end, e.label) for e in s] for s in first] == [[(e.start, e.end, e.label) for e in s] for s in second]
 
 

@@ -11,7 +11,7 @@ from test_nightly import Setup, nightly_docs
 from extractor.cli import main
 from extractor.data.documents import Document, Entity, write_documents
 from extractor.model.directory import load_model
-from extractor.model.predict import Predictor
+from extractor.model.predict import PredictOptions, Predictor
 from extractor.model.train import TrainConfig, train
 from extractor.rules.schema import Schema
 
@@ -72,8 +72,8 @@ def test_evaluate_and_predict_a_crf_model(crf_model, data, tmp_path):
 def test_crf_predictions_do_not_depend_on_batching(crf_model, sample_docs):
     loaded = load_model(crf_model)
     docs = sample_docs[36:]
-    one = [s for _, s in Predictor(loaded, batch_size=1).predict(docs)]
-    many = [s for _, s in Predictor(loaded, batch_size=5).predict(docs)]
+    one = [s for _, s in Predictor(loaded, PredictOptions(windows_per_batch=1)).predict(docs)]
+    many = [s for _, s in Predictor(loaded, PredictOptions(windows_per_batch=5)).predict(docs)]
     assert [[(e.start, e.end, e.label) for e in s] for s in one] == [[(e.start, e.end, e.label) for e in s] for s in many]
     assert [e.score for s in one for e in s] == pytest.approx([e.score for s in many for e in s], abs=1e-4)
 

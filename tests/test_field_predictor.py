@@ -1,6 +1,7 @@
 """FieldPredictor, the one predictor both engines use, on its own; and the engine checks that need no Ray."""
-import json
+import pickle
 import sys
+from dataclasses import replace
 
 import pandas as pd
 import pyarrow as pa
@@ -13,17 +14,24 @@ from extractor.cli import main
 from extractor.data.documents import write_documents
 from extractor.data.sample import generate_documents
 from extractor.nightly.config import PipelineError, load_pipeline
-from extractor.nightly.field_predictor import FieldPredictor, entities_from_rows, field_values_from_rows
+from extractor.model.predict import PredictOptions
+from extractor.nightly.field_predictor import (
+    FieldPredictor,
+    FieldPredictorSettings,
+    entities_from_rows,
+    field_values_from_rows,
+)
 from extractor.nightly.outputs import wide_columns, wide_row
 from extractor.rules.fields import extract_fields
 
 RULES = str(ROOT / "schemas" / "resume_nightly.yaml")
-OPTIONS = {"schema": RULES, "max_span_len": 12, "batch_size": 4, "threshold": 0.0}
+OPTIONS = PredictOptions(max_span_len=12, windows_per_batch=4, threshold=0.0)
+SETTINGS = FieldPredictorSettings(schema=RULES)
 
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_dir):
-    return FieldPredictor(str(tiny_model_dir), OPTIONS)
+    return FieldPredictor(str(tiny_model_dir), OPTIONS, SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -86,23 +94,23 @@ def test_the_model_loads_once_per_instance(tiny_model_dir, docs, monkeypatch):
     loads = []
     real = batch.load_model
     monkeypatch.setattr(batch, "load_model", lambda d: loads.append(d) or real(d))
-    p = FieldPredictor(str(tiny_model_dir), dict(OPTIONS, threads=1))
+    p = FieldPredictor(str(tiny_model_dir), replace(OPTIONS, threads=1), SETTINGS)
     table = pa.table({"doc_id": [d.doc_id for d in docs], "text": [d.text for d in docs]})
     for _ in range(3):
         p(table)
     assert loads == [str(tiny_model_dir)]
 
 
-def test_options_travel_as_json_and_are_checked(tiny_model_dir, predictor, docs):
-    options = batch.predictor_options(load_pipeline(ROOT / "pipelines" / "parquet.yaml",
-                                                    {"model": str(tiny_model_dir), "schema": RULES}),
-                                      predictor.schema, threads=1, model_version=predictor.model_version)
-    assert json.loads(json.dumps(options)) == options
+def test_options_travel_pickled_and_are_checked(tiny_model_dir, predictor, docs):
+    cfg = load_pipeline(ROOT / "pipelines" / "parquet.yaml", {"model": str(tiny_model_dir), "schema": RULES})
+    options = replace(cfg.predict, threads=1)
+    settings = batch.field_predictor_settings(cfg, predictor.schema, model_version=predictor.model_version)
+    assert pickle.loads(pickle.dumps((options, settings))) == (options, settings)  # as Ray ships them to actors
     # The rules travel as text: a worker needs no schema file, and gets the same rules version.
-    p = FieldPredictor(str(tiny_model_dir), dict(options, schema="/nonexistent/rules.yaml"))
+    p = FieldPredictor(str(tiny_model_dir), options, replace(settings, schema="/nonexistent/rules.yaml"))
     assert p.rules_version == predictor.rules_version
     with pytest.raises(ValueError, match="expected model_version"):
-        FieldPredictor(str(tiny_model_dir), dict(options, model_version="0123456789abcdef"))
+        FieldPredictor(str(tiny_model_dir), options, replace(settings, model_version="0123456789abcdef"))
     with pytest.raises(ValueError, match="missing \\['text'\\]"):
         predictor(pa.table({"doc_id": ["a"]}))
     with pytest.raises(ValueError, match="clash"):
@@ -140,7 +148,7 @@ def test_missing_ray_is_a_clear_error(tmp_path, tiny_model_dir, monkeypatch):
 
 @pytest.mark.parametrize("ray_cfg, message", [
     ("{concurrency: 0}", "ray.concurrency must be"), ("{concurrency: [3, 2]}", "ray.concurrency must be"),
-    ("{num_cpus_per_actor: 0}", "ray.num_cpus_per_actor must be"), ("{batch_size: -1}", "ray.batch_size must be"),
+    ("{num_cpus_per_actor: 0}", "ray.num_cpus_per_actor must be"), ("{docs_per_call: -1}", "ray.docs_per_call must be"),
     ("{actors: 2}", "ray has unknown keys ['actors']"), ("[2]", "ray must be a mapping"),
 ])
 def test_ray_settings_are_validated(ray_cfg, message):
@@ -151,8 +159,8 @@ def test_ray_settings_are_validated(ray_cfg, message):
 
 def test_ray_settings_parse():
     cfg = load_pipeline(ROOT / "pipelines" / "parquet.yaml",
-                        {"ray": "{concurrency: [1, 4], batch_size: 64, num_cpus_per_actor: 2, address: auto}"})
-    assert (cfg.ray.concurrency, cfg.ray.batch_size, cfg.ray.num_cpus_per_actor, cfg.ray.address) == \
+                        {"ray": "{concurrency: [1, 4], docs_per_call: 64, num_cpus_per_actor: 2, address: auto}"})
+    assert (cfg.ray.concurrency, cfg.ray.docs_per_call, cfg.ray.num_cpus_per_actor, cfg.ray.address) == \
         ((1, 4), 64, 2.0, "auto")
     assert load_pipeline(ROOT / "pipelines" / "parquet.yaml", {"ray.concurrency": "3"}).ray.concurrency == (3, 3)
     assert load_pipeline(ROOT / "pipelines" / "parquet.yaml").ray.concurrency is None

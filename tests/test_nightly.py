@@ -78,8 +78,8 @@ class Setup:
         self.pipeline, self.backend, self.workdir, self.model = pipeline, backend, workdir, model
         self.url = url if backend == "postgresql" else f"sqlite:///{workdir / 'extracted.db'}"
         self.source_url = url if backend == "postgresql" else f"sqlite:///{workdir / 'resumes.db'}"
-        self.settings = {"model": str(model), "schema": RULES, "database": self.url, "batch_size": "8",
-                         "max_span_len": "12"}
+        self.settings = {"model": str(model), "schema": RULES, "database": self.url, "docs_per_commit": "8",
+                         "predict.max_span_len": "12"}
         if pipeline == "nightly":
             self.settings["source.url"] = self.source_url
 
@@ -226,7 +226,7 @@ def test_stale_values_are_removed_when_a_field_disappears(setup_for):
     # The document loses all its text but one neutral sentence, and a threshold above every score makes sure
     # no field comes out of it (a barely trained model may still see an entity in any text).
     s.write_source([Document(d.doc_id, "个人简历" if d.doc_id == victim else d.text) for d in docs])
-    assert s.run(threshold="1e9")["n_processed"] == 1
+    assert s.run(**{"predict.threshold": "1e9"})["n_processed"] == 1
     assert victim not in {r[0] for r in s.value_rows()}
     row = next(r for r in s.csv_rows() if r["doc_id"] == victim)
     assert row["education"] == row["major"] == row["industry"] == ""
@@ -288,7 +288,7 @@ def test_report_files_and_regression_exit_code(setup_for, tmp_path):
     s = setup_for("parquet", "sqlite")
     s.write_source(nightly_docs(12))
     args = ["report", str(ROOT / "pipelines" / "parquet.yaml"), "--set", f"model={s.model}", "--set",
-            f"schema={RULES}", "--set", "max_span_len=12", "--set", "report.min_docs=1"]
+            f"schema={RULES}", "--set", "predict.max_span_len=12", "--set", "report.min_docs=1"]
     env = {"EXTRACTOR_WORKDIR": str(tmp_path)}
     first = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output
@@ -366,7 +366,7 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_rerun(setup_for, tmp_path_
     script = tmp_path_factory.mktemp("killable") / "killable.py"
     script.write_text(KILLABLE, encoding="utf-8")
     env = dict(os.environ, EXTRACTOR_WORKDIR=str(s.workdir), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, str(script), *s.args(batch_size="4")], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, str(script), *s.args(docs_per_commit="4")], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     committed = 0
     deadline = time.time() + 120

@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 RULES = str(ROOT / "schemas" / "resume_nightly.yaml")
-RAY_POOL = "{concurrency: 2, num_cpus_per_actor: 0.5, batch_size: 8}"  # two actors, one CPU left for reading
+RAY_POOL = "{concurrency: 2, num_cpus_per_actor: 0.5, docs_per_call: 8}"  # two actors, one CPU left for reading
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,11 +69,11 @@ class Engine:
 
     def __init__(self, name, workdir, source, model, **overrides):
         self.name, self.workdir = name, workdir
-        # predict_batch_size 1: every window is its own forward pass, so no score depends on which documents
+        # predict.windows_per_batch 1: every window is its own forward pass, so no score depends on which documents
         # shared a batch (batching changes float32 results in the last bit; see docs/ray.md).
         self.settings = {"source.path": source, "model": model, "schema": RULES,
-                         "database": f"sqlite:///{workdir / 'state.db'}", "batch_size": 8, "predict_batch_size": 1,
-                         "max_span_len": 12, "max_chars": 700, "ray": RAY_POOL,
+                         "database": f"sqlite:///{workdir / 'state.db'}", "docs_per_commit": 8,
+                         "predict.windows_per_batch": 1, "predict.max_span_len": 12, "max_chars": 700, "ray": RAY_POOL,
                          "sinks": f"[{{type: parquet, path: {workdir / 'fields.parquet'}}}, "
                                   f"{{type: csv, path: {workdir / 'fields.csv'}}}]",
                          "report.directory": workdir / "reports", **overrides}
@@ -179,9 +179,9 @@ def test_a_failing_actor_fails_the_run_with_its_reason(tmp_path, tiny_model_dir,
     predict with other weights than the run records; the run fails with that reason, not a Ray traceback."""
     import extractor.nightly.ray_engine as ray_engine
 
-    real = ray_engine.predictor_options
-    monkeypatch.setattr(ray_engine, "predictor_options",
-                        lambda *a, **k: dict(real(*a, **k), model_version="0123456789abcdef"))
+    real = ray_engine.field_predictor_settings
+    monkeypatch.setattr(ray_engine, "field_predictor_settings",
+                        lambda *a, **k: real(*a, **dict(k, model_version="0123456789abcdef")))
     source = tmp_path / "input"
     write_input(source, night(4), bad=False)
     failing = Engine("ray", tmp_path / "ray", source, tiny_model_dir)
@@ -198,7 +198,7 @@ def test_the_shipped_ray_pipeline_runs(tmp_path, tiny_model_dir):
     write_documents(night(12), tmp_path / "resumes.parquet")
     (tmp_path / "model").symlink_to(tiny_model_dir)
     result = CliRunner().invoke(main, ["run", str(ROOT / "pipelines" / "parquet_ray.yaml"), "--engine", "ray",
-                                       "--set", f"schema={RULES}", "--set", "max_span_len=12"],
+                                       "--set", f"schema={RULES}", "--set", "predict.max_span_len=12"],
                                 env={"EXTRACTOR_WORKDIR": str(tmp_path)}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])

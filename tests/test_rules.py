@@ -1,10 +1,13 @@
 """Post-processing rules (schemas/*.yaml as data), pipeline files and record checks: no model needed."""
+import logging
+
 import pytest
 from conftest import ROOT
 
 from extractor.data.documents import Entity
 from extractor.data.sample import GBT4754_SECTIONS
-from extractor.nightly.config import PipelineError, load_pipeline
+from extractor.model.predict import PredictOptions
+from extractor.nightly.config import PipelineError, load_pipeline, parse_pipeline
 from extractor.nightly.runner import check_record
 from extractor.nightly.sources import SourceRecord
 from extractor.rules.fields import extract_fields, field_strings
@@ -104,9 +107,9 @@ def test_bad_derive_rule_is_rejected():
 
 
 def test_pipeline_variables_and_overrides(tmp_path):
-    cfg = load_pipeline(ROOT / "pipelines" / "nightly.yaml", {"batch_size": "7", "source.table": "cv"},
+    cfg = load_pipeline(ROOT / "pipelines" / "nightly.yaml", {"docs_per_commit": "7", "source.table": "cv"},
                         variables={"EXTRACTOR_WORKDIR": "/data/x"})
-    assert cfg.source.url == "sqlite:////data/x/resumes.db" and cfg.source.table == "cv" and cfg.batch_size == 7
+    assert cfg.source.url == "sqlite:////data/x/resumes.db" and cfg.source.table == "cv" and cfg.docs_per_commit == 7
     assert cfg.model == "/data/x/model" and cfg.sinks[0].type == "csv"
     parquet = load_pipeline(ROOT / "pipelines" / "parquet.yaml", variables={"EXTRACTOR_WORKDIR": "w"})
     assert parquet.source.type == "parquet" and {s.type for s in parquet.sinks} == {"csv", "parquet"}
@@ -117,7 +120,7 @@ def test_pipeline_variables_and_overrides(tmp_path):
     ("source: {type: ftp}\nmodel: m\ndatabase: sqlite://\n", "source.type"),
     ("source: {type: sql, url: 'sqlite://'}\nmodel: m\ndatabase: sqlite://\n", "exactly one of"),
     ("source: {type: parquet, path: '${NOPE_NOT_SET}'}\nmodel: m\ndatabase: sqlite://\n", "unset variables"),
-    ("source: {type: parquet, path: x}\nmodel: m\ndatabase: sqlite://\nbatch_size: 0\n", "batch_size"),
+    ("source: {type: parquet, path: x}\nmodel: m\ndatabase: sqlite://\ndocs_per_commit: 0\n", "docs_per_commit"),
     ("source: {type: parquet, path: x, columns: {txt: a}}\nmodel: m\ndatabase: sqlite://\n", "unknown keys"),
 ])
 def test_pipeline_errors_name_the_problem(tmp_path, text, error):
@@ -147,3 +150,73 @@ def test_good_records_become_documents():
     bad = check_record(SourceRecord(0, "g", "本科", gold_entities='[{"start": 0, "end": 9, "label": "EDU"}]'),
                        max_chars=100, gold_configured=True)
     assert bad.reason == "bad_gold"
+
+
+NEW_STYLE = """
+name: p
+source: {type: parquet, path: x.parquet}
+model: m
+database: "sqlite://"
+docs_per_commit: 7
+predict: {windows_per_batch: 3, tokens_per_batch: 500, max_span_len: 12, threshold: 0.5, runtime: onnx,
+          window_tokens: 64, window_stride: 48}
+ray: {docs_per_call: 9}
+"""
+OLD_STYLE = """
+name: p
+source: {type: parquet, path: x.parquet}
+model: m
+database: "sqlite://"
+batch_size: 7
+predict_batch_size: 3
+predict_batch_tokens: 500
+max_span_len: 12
+threshold: 0.5
+runtime: onnx
+window: {max_tokens: 64, stride: 48}
+ray: {batch_size: 9}
+"""
+
+
+def test_an_old_style_pipeline_parses_as_the_new_style_and_warns_once(tmp_path, caplog):
+    path = tmp_path / "p.yaml"
+    path.write_text(NEW_STYLE, encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        new = load_pipeline(path)
+    assert not caplog.records
+    path.write_text(OLD_STYLE, encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        old = load_pipeline(path)
+    assert old == new
+    assert old.predict == PredictOptions(windows_per_batch=3, tokens_per_batch=500, max_span_len=12, threshold=0.5,
+                                         runtime="onnx", window_tokens=64, window_stride=48)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in warning and "predict.windows_per_batch" in warning and "docs_per_commit" in warning \
+        and "ray.docs_per_call" in warning and "predict.window_stride" in warning
+    # --set takes the old names too, into the new places
+    caplog.clear()
+    path.write_text(NEW_STYLE, encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert load_pipeline(path, {"runtime": "torch", "window.stride": "32"}).predict.window_stride == 32
+    assert len(caplog.records) == 1
+
+
+@pytest.mark.parametrize("predict,error", [
+    ("{batch_size: 4}", "predict has unknown keys ['batch_size']; it takes windows_per_batch, "),
+    ("{windows_per_batch: 0}", "predict.windows_per_batch must be a positive integer, got 0"),
+    ("{threshold: high}", "predict.threshold must be a number, got 'high'"),
+    ("{runtime: gpu}", "predict.runtime must be one of torch, torch-int8, onnx, onnx-int8"),
+    ("{window_tokens: 64, window_stride: 64}", "predict.window_stride must be below window_tokens"),
+    ("[1]", "predict must be a mapping"),
+])
+def test_bad_predict_settings_are_rejected_in_one_line(predict, error):
+    with pytest.raises(PipelineError) as exc:
+        load_pipeline(ROOT / "pipelines" / "parquet.yaml", {"predict": predict})
+    assert error in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_an_old_key_beside_its_new_name_is_an_error():
+    raw = {"source": {"type": "parquet", "path": "x.parquet"}, "model": "m", "database": "sqlite://",
+           "runtime": "onnx", "predict": {"runtime": "torch"}}
+    with pytest.raises(PipelineError, match="runtime and predict.runtime both set"):
+        parse_pipeline(raw, "p.yaml")

@@ -6,7 +6,7 @@ import torch
 from conftest import TINY_BILSTM, invoke
 
 from extractor.model.directory import load_model
-from extractor.model.predict import Predictor
+from extractor.model.predict import PredictOptions, Predictor
 from extractor.model.runtime import OnnxForward, TorchForward, load_runtime
 from extractor.model.train import TrainConfig, train
 from extractor.model.windows import collate, encode_document, make_windows
@@ -74,11 +74,11 @@ def test_every_runtime_predicts_what_fp32_predicts(exported, kind, sample_docs):
     loaded = load_model(exported[kind])
     docs = sample_docs[36:42]
     # A threshold below 0 makes many borderline spans: a tougher comparison than the few confident ones.
-    reference = spans(Predictor(loaded, threshold=-1.0), docs)
+    reference = spans(Predictor(loaded, PredictOptions(threshold=-1.0)), docs)
     assert len(reference) > 20
-    assert spans(Predictor(loaded, threshold=-1.0, runtime="onnx"), docs) == reference
+    assert spans(Predictor(loaded, PredictOptions(threshold=-1.0, runtime="onnx")), docs) == reference
     for runtime in ("torch-int8", "onnx-int8"):
-        assert agreement(spans(Predictor(loaded, threshold=-1.0, runtime=runtime), docs), reference) > 0.9, runtime
+        assert agreement(spans(Predictor(loaded, PredictOptions(threshold=-1.0, runtime=runtime)), docs), reference) > 0.9, runtime
 
 
 def test_torch_int8_quantises_linear_and_lstm_layers(bilstm_dir):
@@ -93,8 +93,8 @@ def test_torch_int8_quantises_linear_and_lstm_layers(bilstm_dir):
 def test_padding_to_the_full_window_changes_nothing(bilstm_dir, bert_dir, sample_docs):
     for model_dir in (bilstm_dir, bert_dir):
         loaded = load_model(model_dir)
-        dynamic = spans(Predictor(loaded, threshold=-1.0), sample_docs[36:42])
-        padded = spans(Predictor(loaded, threshold=-1.0, batch_size=1, pad_to_window=True), sample_docs[36:42])
+        dynamic = spans(Predictor(loaded, PredictOptions(threshold=-1.0)), sample_docs[36:42])
+        padded = spans(Predictor(loaded, PredictOptions(threshold=-1.0, windows_per_batch=1), pad_to_window=True), sample_docs[36:42])
         assert agreement(padded, dynamic) == 1.0
 
 
@@ -103,7 +103,7 @@ def test_onnx_runtime_without_export_names_the_command(tmp_path, bilstm_dir):
 
     copy = shutil.copytree(bilstm_dir, tmp_path / "m", ignore=shutil.ignore_patterns("onnx"))
     with pytest.raises(FileNotFoundError, match="extractor export --model .* --format onnx --quantize int8"):
-        Predictor.from_directory(copy, runtime="onnx-int8")
+        Predictor.from_directory(copy, PredictOptions(runtime="onnx-int8"))
 
 
 def test_stale_export_is_refused(tmp_path, exported):
@@ -114,17 +114,17 @@ def test_stale_export_is_refused(tmp_path, exported):
     config["model_version"] = "0123456789abcdef"  # as if retrained in place
     (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="exported from model version .*: run `extractor export"):
-        Predictor.from_directory(copy, runtime="onnx")
+        Predictor.from_directory(copy, PredictOptions(runtime="onnx"))
 
 
 def test_unknown_runtime_is_a_clear_error(bilstm_dir):
     with pytest.raises(ValueError, match="unknown runtime 'gpu'.*torch, torch-int8, onnx, onnx-int8"):
-        Predictor.from_directory(bilstm_dir, runtime="gpu")
+        Predictor.from_directory(bilstm_dir, PredictOptions(runtime="gpu"))
     raw = {"source": {"type": "parquet", "path": "x.parquet"}, "model": "m", "database": "sqlite://",
            "runtime": "int4"}
     with pytest.raises(PipelineError, match="runtime must be one of"):
         parse_pipeline(raw, "p.yaml")
-    assert parse_pipeline(dict(raw, runtime="onnx-int8"), "p.yaml").predictor_options()["runtime"] == "onnx-int8"
+    assert parse_pipeline(dict(raw, runtime="onnx-int8"), "p.yaml").predict.runtime == "onnx-int8"
 
 
 def test_bench_speed_writes_every_figure(exported, tmp_path):
@@ -193,13 +193,13 @@ def test_pipelines_export_on_first_use_and_after_the_model_changed(tmp_path, bil
     (copy / "config.json").write_text(json.dumps(config))
     prepare_runtime(copy, "onnx-int8")
     assert json.loads((copy / "onnx" / "export.json").read_text())["model_version"] == "fedcba9876543210"
-    assert Predictor.from_directory(copy, runtime="onnx-int8").runtime == "onnx-int8"
+    assert Predictor.from_directory(copy, PredictOptions(runtime="onnx-int8")).options.runtime == "onnx-int8"
 
 
 def test_onnx_runtime_gets_the_threads_and_torch_keeps_one(exported):
     before = torch.get_num_threads()
     try:
-        predictor = Predictor.from_directory(exported["bilstm"], runtime="onnx-int8", threads=2)
+        predictor = Predictor.from_directory(exported["bilstm"], PredictOptions(runtime="onnx-int8", threads=2))
         assert predictor.forward.session(2).get_session_options().intra_op_num_threads == 2
         assert torch.get_num_threads() == 1  # torch only decodes now: its workers must not spin on the cores
     finally:
@@ -212,8 +212,8 @@ def test_concurrent_streams_predict_what_one_stream_predicts(exported, runtime, 
     try:
         loaded = load_model(exported["bilstm"])
         docs = sample_docs[30:48]
-        one = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=1)
-        two = Predictor(loaded, threshold=-1.0, batch_size=2, runtime=runtime, threads=2)
+        one = Predictor(loaded, PredictOptions(threshold=-1.0, windows_per_batch=2, runtime=runtime, threads=1))
+        two = Predictor(loaded, PredictOptions(threshold=-1.0, windows_per_batch=2, runtime=runtime, threads=2))
         assert two.forward.threads == 2
 
         def predicted(predictor):
@@ -265,7 +265,7 @@ def test_run_batches_keeps_order_and_bounds_what_is_in_flight():
 
 def test_batch_tokens_caps_padded_tokens_per_batch(bilstm_dir, sample_docs):
     loaded = load_model(bilstm_dir)
-    predictor = Predictor(loaded, batch_size=32, batch_tokens=150, threshold=-1.0)
+    predictor = Predictor(loaded, PredictOptions(windows_per_batch=32, tokens_per_batch=150, threshold=-1.0))
     windows = []
     for n, doc in enumerate(sample_docs[:20]):
         windows += make_windows(n, encode_document(doc, loaded.tokenizer), loaded.tokenizer, 64, 48)
@@ -274,8 +274,8 @@ def test_batch_tokens_caps_padded_tokens_per_batch(bilstm_dir, sample_docs):
     assert [w for b in batches for w in b] == windows  # every window once, in order
     assert all(len(b) * max(len(w.input_ids) for w in b) <= 150 or len(b) == 1 for b in batches)
     assert max(len(b) for b in batches) > 1  # short windows still share a batch
-    uncapped = spans(Predictor(loaded, threshold=-1.0), sample_docs[36:42])
-    assert spans(Predictor(loaded, threshold=-1.0, batch_tokens=150), sample_docs[36:42]) == uncapped
+    uncapped = spans(Predictor(loaded, PredictOptions(threshold=-1.0)), sample_docs[36:42])
+    assert spans(Predictor(loaded, PredictOptions(threshold=-1.0, tokens_per_batch=150)), sample_docs[36:42]) == uncapped
 
 
 def test_a_file_left_by_an_earlier_export_is_not_used(tmp_path, exported):
@@ -287,4 +287,4 @@ def test_a_file_left_by_an_earlier_export_is_not_used(tmp_path, exported):
     export_onnx(copy)  # fp32 only: model.int8.onnx stays on disk from the int8 export before
     assert (copy / "onnx" / "model.int8.onnx").exists()
     with pytest.raises(ValueError, match="not part of the latest export"):
-        Predictor.from_directory(copy, runtime="onnx-int8")
+        Predictor.from_directory(copy, PredictOptions(runtime="onnx-int8"))

@@ -5,7 +5,7 @@ from conftest import TINY_BILSTM
 
 from extractor.model.directory import load_model
 from extractor.model.encoders import BiLSTMEncoder
-from extractor.model.predict import Predictor
+from extractor.model.predict import PredictOptions, Predictor
 from extractor.model.tokenization import WORD_TAGS, CharTokenizer, word_tags
 from extractor.model.train import TrainConfig, train
 
@@ -56,13 +56,13 @@ def test_word_tag_model_trains_saves_loads_and_exports(tmp_path, sample_docs, re
     assert loaded.config["word_tags"] is True and loaded.tokenizer.with_word_tags
     assert loaded.config["encoder"]["word_tags"] == WORD_TAGS
     docs = sample_docs[30:34]
-    reference = [[(e.start, e.end, e.label) for e in ents] for _, ents in Predictor(loaded, threshold=-1.0).predict(docs)]
+    reference = [[(e.start, e.end, e.label) for e in ents] for _, ents in Predictor(loaded, PredictOptions(threshold=-1.0)).predict(docs)]
     assert sum(map(len, reference)) > 0
     pytest.importorskip("onnxruntime")
     from extractor.model.export import export_onnx
 
     export_onnx(tmp_path / "m")
-    onnx = Predictor.from_directory(tmp_path / "m", threshold=-1.0, runtime="onnx")
+    onnx = Predictor.from_directory(tmp_path / "m", PredictOptions(threshold=-1.0, runtime="onnx"))
     assert [[(e.start, e.end, e.label) for e in ents] for _, ents in onnx.predict(docs)] == reference
 
 

@@ -36,7 +36,7 @@ import torch
 from extractor.data.documents import Document
 from extractor.model.directory import LoadedModel, load_model
 from extractor.model.metrics import Scorer
-from extractor.model.predict import Predictor
+from extractor.model.predict import PredictOptions, Predictor
 from extractor.model.train import TrainConfig, train
 from extractor.rules.schema import Schema
 
@@ -62,7 +62,7 @@ def _load() -> Optional[list[float]]:
 
 
 def predict_pass(loaded: LoadedModel, docs: Sequence[Document], batch_size: int) -> tuple[float, list]:
-    predictor = Predictor(loaded, batch_size=batch_size)
+    predictor = Predictor(loaded, PredictOptions(windows_per_batch=batch_size))
     t0 = time.perf_counter()
     predicted = [spans for _, spans in predictor.predict(docs)]
     return time.perf_counter() - t0, predicted

@@ -28,6 +28,7 @@ import resource
 import shutil
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -35,7 +36,7 @@ import torch
 
 from extractor.data.documents import Document
 from extractor.data.sample import generate_documents
-from extractor.model.predict import DEFAULT_BATCH_TOKENS
+from extractor.model.predict import PredictOptions
 from extractor.model.runtime import RUNTIMES, default_threads
 from extractor.paths import PRODUCT_SCHEMA
 from extractor.rules.schema import Schema
@@ -114,17 +115,18 @@ def _measure(job: dict) -> dict:
     from extractor.model.directory import load_model
     from extractor.model.predict import Predictor
 
-    torch.set_num_threads(job["threads"])
+    options: PredictOptions = job["options"]
+    torch.set_num_threads(options.threads)
     path = job["path"]
-    runtime = "torch" if path in ("naive", "fp32") else path
+    options = replace(options, runtime="torch" if path in ("naive", "fp32") else path, threshold=job["threshold"])
     loaded = load_model(job["model_dir"])
     # One predictor for latency and throughput, so the runtime (and its memory) is loaded once.
     # The naive path is the reference code's loop: one document, padded, every thread on it.
     naive = path == "naive"
-    predictor = Predictor(loaded, batch_size=1 if naive else job["batch_size"], threshold=job["threshold"],
-                          runtime=runtime, pad_to_window=naive, threads=job["threads"],
-                          batch_tokens=None if naive else job["batch_tokens"],
-                          streams=1 if naive else job["streams"])
+    warmup_docs = options.windows_per_batch
+    if naive:
+        options = replace(options, windows_per_batch=1, tokens_per_batch=None, streams=1)
+    predictor = Predictor(loaded, options, pad_to_window=naive)
     latency: dict[str, dict] = {}
     for n_chars, texts in job["latency_texts"].items():
         docs = [Document(f"lat-{n_chars}-{i}", t) for i, t in enumerate(texts)]
@@ -138,7 +140,7 @@ def _measure(job: dict) -> dict:
         latency[n_chars] = {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(_percentile(times, 0.95), 2),
                             "n": len(times)}
     mixed = [Document(f"mix-{i}", t) for i, t in enumerate(job["mixed_texts"])]
-    predictor.predict_chunk(mixed[: min(len(mixed), job["batch_size"])])  # warm-up
+    predictor.predict_chunk(mixed[: min(len(mixed), warmup_docs)])  # warm-up
     t0 = time.perf_counter()
     if path == "naive":
         for d in mixed:
@@ -207,15 +209,15 @@ def bench_speed(
     lengths: Sequence[int] = LENGTHS,
     latency_docs: int = 30,
     mixed_docs: int = 200,
-    batch_size: int = 32,
-    batch_tokens: Optional[int] = DEFAULT_BATCH_TOKENS,
-    streams: Optional[int] = None,
-    threads: Optional[int] = None,
+    options: PredictOptions = PredictOptions(),
     workdir: Optional[Path] = None,
     schema_path: Optional[Path] = None,
     progress: bool = False,
 ) -> dict:
-    """Measure every path on every encoder; returns the figures (also what --json writes)."""
+    """Measure every path on every encoder; returns the figures (also what --json writes).
+
+    ``options`` sizes the batches and threads (default threads: one per core); each path sets its
+    own runtime and threshold, and the naive path its one-window batches."""
     import tempfile
 
     from tqdm.auto import tqdm
@@ -223,11 +225,12 @@ def bench_speed(
     unknown = sorted(set(paths) - set(PATHS))
     if unknown:
         raise ValueError(f"unknown bench paths {unknown}; expected some of {', '.join(PATHS)}")
-    threads = threads or default_threads()
+    threads = options.threads or default_threads()
+    options = replace(options, threads=threads)
     schema = Schema.load(schema_path or PRODUCT_SCHEMA)
     docs = list(generate_documents(max(mixed_docs, 60), seed=11, schema=schema))
     # Every path measures the same texts: fixed lengths for latency, whole résumés for throughput.
-    job = {"threads": threads, "batch_size": batch_size, "batch_tokens": batch_tokens, "streams": streams,
+    job = {"options": options,
            "latency_texts": {str(n): texts_of_length(n, latency_docs + 3, docs) for n in lengths},
            "mixed_texts": [d.text for d in docs[:mixed_docs]], "warmup": 3}
     own_tmp = workdir is None
@@ -236,8 +239,8 @@ def bench_speed(
         "machine": {"cpus": default_threads(), "threads": threads, "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
         "settings": {"lengths": list(lengths), "latency_docs": latency_docs, "mixed_docs": mixed_docs,
-                     "mixed_chars": sum(map(len, job["mixed_texts"])), "batch_size": batch_size,
-                     "batch_tokens": batch_tokens, "streams": streams or threads},
+                     "mixed_chars": sum(map(len, job["mixed_texts"])), "batch_size": options.windows_per_batch,
+                     "batch_tokens": options.tokens_per_batch, "streams": options.streams or threads},
         "encoders": {},
     }
     try:

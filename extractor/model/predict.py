@@ -1,8 +1,9 @@
 """Documents in, entity spans out: windows -> model -> spans -> merged per document."""
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence, get_args, get_type_hints
 
 import torch
 
@@ -23,56 +24,91 @@ from extractor.model.windows import (
 DEFAULT_BATCH_TOKENS = 1024
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a model predicts, wherever it runs (CLI, local pipeline, Ray actor, benchmark).
+
+    A pipeline's ``predict:`` section has exactly these keys (``extractor.nightly.config``), so a
+    field added here is a pipeline setting too. Frozen and plain, so it pickles to Ray actors and
+    spawned benchmark processes unchanged.
+    """
+
+    # At most this many windows per forward pass.
+    windows_per_batch: int = 32
+    # A batch is also capped at this many padded tokens (windows x longest window): on a CPU one
+    # 360-token window already fills the matrix units, and wider batches only spill the
+    # (B, heads, T, T) attention and (B, a, T, T) span scores out of cache (docs/benchmarks.md).
+    # A longer window goes alone. None: windows count alone.
+    tokens_per_batch: Optional[int] = DEFAULT_BATCH_TOKENS
+    max_span_len: Optional[int] = None  # longest span in tokens; None: the model's own setting
+    threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
+    window_tokens: Optional[int] = None  # window length; None: the model's own (a transformer's position limit)
+    window_stride: Optional[int] = None  # tokens between window starts; None: the model's own
+    runtime: str = "torch"  # what runs the network: one of extractor.model.runtime.RUNTIMES
+    threads: Optional[int] = None  # compute threads; None: torch's current setting
+    # Batches run concurrently, one thread each (extractor/model/runtime.py: run_batches); 1 gives
+    # every thread to one batch at a time, as the reference code's one-at-a-time loop does. None: one per thread.
+    streams: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            problem = option_problem(spec.name, getattr(self, spec.name))
+            if problem:
+                raise ValueError(f"{spec.name} {problem}")
+        if isinstance(self.threshold, int):
+            object.__setattr__(self, "threshold", float(self.threshold))
+        if self.window_tokens is not None and self.window_stride is not None \
+                and not self.window_stride < self.window_tokens:
+            raise ValueError("window_stride must be below window_tokens")
+
+
+def option_problem(name: str, value: Any) -> Optional[str]:
+    """What is wrong with ``value`` for the ``PredictOptions`` field ``name`` ("must be ..."), or None.
+    Checked from the field's declared type, so a new field needs no new check."""
+    hint = get_type_hints(PredictOptions)[name]
+    optional = type(None) in get_args(hint)
+    kind = next((t for t in get_args(hint) if t is not type(None)), hint)
+    if value is None:
+        return None if optional else f"must be set (a {kind.__name__}), got null"
+    or_null = " or null" if optional else ""
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        return f"must be a positive integer{or_null}, got {value!r}"
+    if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        return f"must be a number{or_null}, got {value!r}"
+    if kind is str and not isinstance(value, str):
+        return f"must be a string{or_null}, got {value!r}"
+    return None
+
+
 class Predictor:
     """Streams documents through a model in length-sorted batches; output keeps input order.
 
-    ``runtime`` picks what runs the network: ``torch`` (fp32), ``torch-int8`` (dynamic int8
+    ``options.runtime`` picks what runs the network: ``torch`` (fp32), ``torch-int8`` (dynamic int8
     quantisation of the linear and LSTM layers), ``onnx`` or ``onnx-int8`` (ONNX Runtime on the
     files ``extractor export`` wrote into the model directory). Decoding is the same for all.
     """
 
-    def __init__(
-        self,
-        loaded: LoadedModel,
-        batch_size: int = 32,
-        max_span_len: Optional[int] = None,
-        threshold: float = 0.0,
-        chunk_docs: int = 512,
-        max_tokens: Optional[int] = None,
-        stride: Optional[int] = None,
-        runtime: str = "torch",
-        pad_to_window: bool = False,
-        threads: Optional[int] = None,
-        batch_tokens: Optional[int] = DEFAULT_BATCH_TOKENS,
-        streams: Optional[int] = None,
-    ):
+    def __init__(self, loaded: LoadedModel, options: PredictOptions = PredictOptions(), *,
+                 chunk_docs: int = 512, pad_to_window: bool = False):
         self.loaded = loaded
-        self.batch_size = batch_size
-        # A batch is also capped at ``batch_tokens`` padded tokens (windows x longest window): on a CPU
-        # one 360-token window already fills the matrix units, and wider batches only spill the
-        # (B, heads, T, T) attention and (B, a, T, T) span scores out of cache (measured in
-        # docs/benchmarks.md). Short windows still share a batch. None: windows count alone.
-        self.batch_tokens = batch_tokens
-        # Batches run concurrently, one thread each (extractor/model/runtime.py: run_batches); 1 gives
-        # every thread to one batch at a time, as the reference code's one-at-a-time loop does.
-        self.streams = streams
-        self.max_span_len = max_span_len if max_span_len is not None else loaded.config.get("max_span_len")
-        self.threshold = threshold
+        self.options = options
+        # The window and span settings resolved against the model's own.
+        self.max_span_len = (options.max_span_len if options.max_span_len is not None
+                             else loaded.config.get("max_span_len"))
         self.chunk_docs = chunk_docs
         window = loaded.config["window"]
-        self.max_tokens = max_tokens if max_tokens is not None else window["max_tokens"]
-        self.stride = stride if stride is not None else window["stride"]
-        self.runtime = runtime
+        self.max_tokens = options.window_tokens if options.window_tokens is not None else window["max_tokens"]
+        self.stride = options.window_stride if options.window_stride is not None else window["stride"]
         # Padding every batch to the full window is how the reference GlobalPointer code predicts;
         # kept as an option to measure it against (``extractor bench speed``), never faster.
         self.pad_to = self.max_tokens if pad_to_window else None
-        self.forward = load_runtime(loaded, runtime, threads)
+        self.forward = load_runtime(loaded, options.runtime, options.threads)
         self.windows_made = 0
 
     @classmethod
-    def from_directory(cls, model_dir: str | Path, **options: Any) -> "Predictor":
-        """Load the model in ``model_dir`` and wrap it; ``options`` are this class's keyword arguments."""
-        return cls(load_model(model_dir), **options)
+    def from_directory(cls, model_dir: str | Path, options: PredictOptions = PredictOptions()) -> "Predictor":
+        """Load the model in ``model_dir`` and wrap it."""
+        return cls(load_model(model_dir), options)
 
     def predict(self, docs: Iterable[Document]) -> Iterator[tuple[Document, list[Entity]]]:
         chunk: list[Document] = []
@@ -99,8 +135,8 @@ class Predictor:
         batches = list(self.batches(windows))
         inputs = [collate(batch, tok.pad_id, self.pad_to) for batch in batches]
         # span scores (gp, egp) or tag emissions (crf), one batch after another as they are ready
-        for batch, (_, mask), output in zip(batches, inputs, run_batches(self.forward, inputs, self.streams)):
-            for w, found in zip(batch, head.decode(output, mask, self.threshold, self.max_span_len)):
+        for batch, (_, mask), output in zip(batches, inputs, run_batches(self.forward, inputs, self.options.streams)):
+            for w, found in zip(batch, head.decode(output, mask, self.options.threshold, self.max_span_len)):
                 spans[w.doc_index].extend(window_to_doc_spans(w, found, len(encoded[w.doc_index].ids)))
         labels = self.loaded.labels
         entities = [to_entities(s, enc.offsets, labels) for s, enc in zip(spans, encoded)]
@@ -109,14 +145,15 @@ class Predictor:
         return [non_overlapping(e) for e in entities] if flat else entities
 
     def batches(self, windows: Sequence[Window]) -> Iterator[Sequence[Window]]:
-        """Consecutive runs of ``windows``: at most ``batch_size`` windows, and at most ``batch_tokens``
-        padded tokens (windows x the longest) unless a single window is longer than that on its own."""
+        """Consecutive runs of ``windows``: at most ``windows_per_batch`` windows, and at most
+        ``tokens_per_batch`` padded tokens (windows x the longest) unless one window is longer on its own."""
+        max_windows, max_tokens = self.options.windows_per_batch, self.options.tokens_per_batch
         start = 0
         while start < len(windows):
             end, longest = start + 1, self._padded(windows[start])
-            while end < len(windows) and end - start < self.batch_size:
+            while end < len(windows) and end - start < max_windows:
                 longest_with_next = max(longest, self._padded(windows[end]))
-                if self.batch_tokens is not None and (end - start + 1) * longest_with_next > self.batch_tokens:
+                if max_tokens is not None and (end - start + 1) * longest_with_next > max_tokens:
                     break
                 end, longest = end + 1, longest_with_next
             yield windows[start:end]

@@ -20,8 +20,7 @@ from extractor.data.documents import Document
 from extractor.model.directory import LoadedModel, build_model, save_model
 from extractor.model.encoders import scratch_bert_config
 from extractor.model.heads import head_spec
-from extractor.model.metrics import Scorer
-from extractor.model.predict import Predictor
+from extractor.model.evaluate import evaluate_model
 from extractor.model.schedule import TimeBudget, lr_factor
 from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from extractor.model.windows import Window, collate, encode_document, make_windows
@@ -206,13 +205,6 @@ def batch_loss(loaded: LoadedModel, batch: Sequence[Window], loss: str) -> torch
     ids, mask = collate(batch, loaded.tokenizer.pad_id)
     output = loaded.model(ids, mask)
     return loaded.model.head.loss(output, [w.gold for w in batch], mask, form=loss)
-
-
-def evaluate_model(loaded: LoadedModel, docs: Sequence[Document], batch_size: int = 32) -> dict:
-    scorer = Scorer(loaded.schema, loaded.labels)
-    for doc, spans in Predictor(loaded, batch_size=batch_size).predict(docs):
-        scorer.add(doc, spans)
-    return scorer.result()
 
 
 def takes_weight_decay(name: str) -> bool:

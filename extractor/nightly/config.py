@@ -8,18 +8,38 @@ relative to the working directory the command runs in.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, get_args, get_type_hints
 
 import yaml
 
-from extractor.model.predict import DEFAULT_BATCH_TOKENS
+from extractor.model.predict import PredictOptions
+
+log = logging.getLogger(__name__)
 
 SOURCE_TYPES = ("parquet", "sql")
 SINK_TYPES = ("csv", "parquet")
+PREDICT_KEYS = tuple(f.name for f in fields(PredictOptions))
+# Each key's type without Optional: what a value must be (checked by extractor.model.predict.option_problem).
+PREDICT_TYPES = {name: next((t for t in get_args(hint) if t is not type(None)), hint)
+                 for name, hint in get_type_hints(PredictOptions).items()}
+# Keys of pipeline files written before the ``predict:`` section, and where each now lives. Still read,
+# with one warning line, so old files keep working.
+DEPRECATED_KEYS = {
+    "batch_size": "docs_per_commit",
+    "predict_batch_size": "predict.windows_per_batch",
+    "predict_batch_tokens": "predict.tokens_per_batch",
+    "max_span_len": "predict.max_span_len",
+    "threshold": "predict.threshold",
+    "runtime": "predict.runtime",
+    "window.max_tokens": "predict.window_tokens",
+    "window.stride": "predict.window_stride",
+    "ray.batch_size": "ray.docs_per_call",
+}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -75,7 +95,7 @@ class RayConfig:
     # Actors in the prediction pool, each holding one model: (min, max); None: as many as the cluster's CPUs
     # allow, one CPU left for reading.
     concurrency: Optional[tuple[int, int]] = None
-    batch_size: int = 256  # documents per call of an actor
+    docs_per_call: int = 256  # documents per call of an actor
     num_cpus_per_actor: float = 1.0  # Ray CPUs reserved per actor; its torch threads: max(1, int(this))
 
 
@@ -88,24 +108,11 @@ class PipelineConfig:
     database: str  # SQLAlchemy URL: runs, ledger, field values, quarantine
     sinks: tuple[SinkConfig, ...] = ()
     report: ReportConfig = field(default_factory=ReportConfig)
-    batch_size: int = 256  # documents per committed batch (one transaction each)
-    predict_batch_size: int = 32  # windows per forward pass, at most
-    predict_batch_tokens: int = DEFAULT_BATCH_TOKENS  # padded tokens per forward pass, at most (a longer window goes alone)
+    docs_per_commit: int = 256  # documents per committed batch (one transaction each)
     max_chars: int = 200_000  # longer texts are quarantined as oversize
-    max_span_len: Optional[int] = None
-    threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
-    max_tokens: Optional[int] = None  # window settings; default: the model's own
-    stride: Optional[int] = None
-    runtime: str = "torch"  # torch | torch-int8 | onnx | onnx-int8 (see extractor/model/runtime.py)
+    predict: PredictOptions = field(default_factory=PredictOptions)  # every engine predicts with these
     ray: RayConfig = field(default_factory=RayConfig)
     path: Optional[str] = None
-
-    def predictor_options(self) -> dict:
-        """Keyword arguments for ``Predictor``: every engine (local, Ray) builds its predictor from these."""
-        return {"batch_size": self.predict_batch_size, "batch_tokens": self.predict_batch_tokens,
-                "max_span_len": self.max_span_len,
-                "threshold": self.threshold, "max_tokens": self.max_tokens, "stride": self.stride,
-                "runtime": self.runtime}
 
 
 def expand(value: Any, variables: Mapping[str, str]) -> Any:
@@ -143,16 +150,59 @@ def load_pipeline(path: str | Path, overrides: Optional[Mapping[str, Any]] = Non
         raise PipelineError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise PipelineError(f"{path}: expected a mapping at the top level")
-    raw = apply_overrides(raw, overrides or {})
+    renamed = {DEPRECATED_KEYS.get(key, key): value for key, value in (overrides or {}).items()}
+    raw = apply_overrides(raw, renamed)
     env = dict(os.environ)
     env.update(variables or {})
     raw = expand(raw, env)
-    return parse_pipeline(raw, str(path))
+    return parse_pipeline(raw, str(path), [key for key in overrides or {} if key in DEPRECATED_KEYS])
 
 
-def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
-    unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "batch_size",
-                          "predict_batch_size", "predict_batch_tokens", "max_chars", "max_span_len", "threshold", "window", "runtime", "ray"}
+def move_deprecated_keys(raw: dict, where: str) -> list[str]:
+    """Move the keys of old pipeline files (``DEPRECATED_KEYS``) in ``raw`` to their new places;
+    returns the old keys found."""
+    found = []
+    for old, new in DEPRECATED_KEYS.items():
+        *old_parents, old_key = old.split(".")
+        node = raw
+        for parent in old_parents:
+            node = node.get(parent) if isinstance(node.get(parent), dict) else {}
+        if old_key not in node:
+            continue
+        value = node.pop(old_key)
+        *new_parents, new_key = new.split(".")
+        target = raw
+        for parent in new_parents:
+            if target.get(parent) is None:
+                target[parent] = {}
+            if not isinstance(target[parent], dict):
+                raise PipelineError(f"{where}: {parent} must be a mapping")
+            target = target[parent]
+        if new_key in target:
+            raise PipelineError(f"{where}: {old} and {new} both set; keep {new} ({old} is its old name)")
+        target[new_key] = value
+        found.append(old)
+    window = raw.get("window", {})
+    if window:  # what is left after moving max_tokens and stride
+        raise PipelineError(f"{where}: window has unknown keys {sorted(window)}" if isinstance(window, dict)
+                            else f"{where}: window must be a mapping, got {window!r}")
+    raw.pop("window", None)
+    return found
+
+
+def warn_deprecated(old_keys: Sequence[str], where: str) -> None:
+    if old_keys:
+        moves = ", ".join(f"{old} -> {DEPRECATED_KEYS[old]}" for old in dict.fromkeys(old_keys))
+        log.warning("%s: deprecated pipeline keys, use the new names (pipelines/README.md): %s", where, moves)
+
+
+def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = ()) -> PipelineConfig:
+    """``raw``: the pipeline file's mapping; ``deprecated_overrides``: old key names ``--set`` used, already
+    renamed by ``load_pipeline``, named in the same one deprecation warning as the file's."""
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}  # the caller's stays as it was
+    warn_deprecated([*deprecated_overrides, *move_deprecated_keys(raw, where)], where)
+    unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "docs_per_commit",
+                          "max_chars", "predict", "ray"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -186,36 +236,50 @@ def parse_pipeline(raw: dict, where: str) -> PipelineConfig:
     rep = raw.get("report") or {}
     report = ReportConfig(rep.get("directory"), float(rep.get("max_f1_drop", 0.02)), int(rep.get("examples", 10)),
                           int(rep.get("min_docs", 50)))
-    window = raw.get("window") or {}
-    cfg = PipelineConfig(
+    return PipelineConfig(
         name=str(raw.get("name") or Path(where).stem), source=source, model=str(raw["model"]),
         schema=str(raw["schema"]) if raw.get("schema") else None, database=str(raw["database"]),
-        sinks=tuple(sinks), report=report, batch_size=_positive(raw, "batch_size", 256, where),
-        predict_batch_size=_positive(raw, "predict_batch_size", 32, where),
-        predict_batch_tokens=_positive(raw, "predict_batch_tokens", DEFAULT_BATCH_TOKENS, where),
+        sinks=tuple(sinks), report=report, docs_per_commit=_positive(raw, "docs_per_commit", 256, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
-        max_span_len=raw.get("max_span_len"), threshold=float(raw.get("threshold", 0.0)),
-        max_tokens=window.get("max_tokens"), stride=window.get("stride"), runtime=str(raw.get("runtime", "torch")),
-        ray=parse_ray(raw.get("ray"), where), path=where,
+        predict=parse_predict(raw.get("predict"), where), ray=parse_ray(raw.get("ray"), where), path=where,
     )
+
+
+def parse_predict(raw: Any, where: str) -> PredictOptions:
+    """The ``predict:`` section: exactly the fields of ``PredictOptions``, each checked against its type."""
+    from extractor.model.predict import option_problem
     from extractor.model.runtime import RUNTIMES
 
-    if cfg.runtime not in RUNTIMES:
-        raise PipelineError(f"{where}: runtime must be one of {', '.join(RUNTIMES)}, got {cfg.runtime!r}")
-    if cfg.max_tokens is not None and cfg.stride is not None and not 0 < cfg.stride < cfg.max_tokens:
-        raise PipelineError(f"{where}: window.stride must be between 0 and window.max_tokens")
-    return cfg
+    if raw is None:
+        return PredictOptions()
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{where}: predict must be a mapping (keys: {', '.join(PREDICT_KEYS)})")
+    unknown = sorted(set(raw) - set(PREDICT_KEYS))
+    if unknown:
+        raise PipelineError(f"{where}: predict has unknown keys {unknown}; it takes {', '.join(PREDICT_KEYS)}")
+    raw = {key: _number_text(value) if PREDICT_TYPES[key] is float else value for key, value in raw.items()}
+    for key, value in raw.items():
+        problem = option_problem(key, value)
+        if problem:
+            raise PipelineError(f"{where}: predict.{key} {problem}")
+    if raw.get("runtime", "torch") not in RUNTIMES:
+        raise PipelineError(f"{where}: predict.runtime must be one of {', '.join(RUNTIMES)}, got {raw['runtime']!r}")
+    try:
+        return PredictOptions(**raw)
+    except ValueError as exc:  # settings that contradict each other
+        raise PipelineError(f"{where}: predict.{exc}") from None
 
 
 def parse_ray(raw: Any, where: str) -> RayConfig:
     if raw is None:
         return RayConfig()
     if not isinstance(raw, dict):
-        raise PipelineError(f"{where}: ray must be a mapping (address, concurrency, batch_size, num_cpus_per_actor)")
-    unknown = set(raw) - {"address", "concurrency", "batch_size", "num_cpus_per_actor"}
+        raise PipelineError(f"{where}: ray must be a mapping (address, concurrency, docs_per_call, "
+                            "num_cpus_per_actor)")
+    unknown = set(raw) - {"address", "concurrency", "docs_per_call", "num_cpus_per_actor"}
     if unknown:
         raise PipelineError(f"{where}: ray has unknown keys {sorted(unknown)}; it takes address, concurrency, "
-                            "batch_size and num_cpus_per_actor")
+                            "docs_per_call and num_cpus_per_actor")
     address = raw.get("address")
     if address is not None and (not isinstance(address, str) or not address.strip()):
         raise PipelineError(f"{where}: ray.address must be a string such as 'auto' or 'ray://head:10001', "
@@ -235,10 +299,20 @@ def parse_ray(raw: Any, where: str) -> RayConfig:
     if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus > 0:
         raise PipelineError(f"{where}: ray.num_cpus_per_actor must be a number above 0 (e.g. 1, 4 or 0.5), "
                             f"got {cpus!r}")
-    batch_size = raw.get("batch_size", 256)
-    if not _is_int(batch_size) or batch_size < 1:
-        raise PipelineError(f"{where}: ray.batch_size must be a positive integer, got {batch_size!r}")
-    return RayConfig(address=address, concurrency=pool, batch_size=batch_size, num_cpus_per_actor=float(cpus))
+    docs_per_call = raw.get("docs_per_call", 256)
+    if not _is_int(docs_per_call) or docs_per_call < 1:
+        raise PipelineError(f"{where}: ray.docs_per_call must be a positive integer, got {docs_per_call!r}")
+    return RayConfig(address=address, concurrency=pool, docs_per_call=docs_per_call, num_cpus_per_actor=float(cpus))
+
+
+def _number_text(value: Any) -> Any:
+    """YAML 1.1 reads ``1e9`` (no dot) as a string; a number field takes it as the number it spells."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _is_int(value: Any) -> bool:

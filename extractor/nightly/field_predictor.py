@@ -1,6 +1,6 @@
 """The one stateful predictor every engine uses: (doc_id, text) rows in, field values and spans out.
 
-``FieldPredictor(model_dir, options)`` loads the model and the rules once, in ``__init__``;
+``FieldPredictor(model_dir, options, settings)`` loads the model and the rules once, in ``__init__``;
 ``__call__(batch)`` takes a pyarrow Table or a pandas DataFrame and returns the same kind, one row
 per input row, in order. The local runner calls ``predict_documents`` (what ``__call__`` wraps) on
 each batch; the Ray engine hands the class itself to ``Dataset.map_batches``, so each actor of the
@@ -19,28 +19,22 @@ Output columns (``output_columns``):
 - ``n_windows``: encoder windows the document needed
 - ``error``: null, or why the row was not predicted (``empty_text: text is empty ...``): a bad row
   gets an error and empty values, never an exception that would stop a whole batch job
-- ``text`` when ``options["keep_text"]``; every other input column is carried through unchanged.
+- ``text`` when ``settings.keep_text``; every other input column is carried through unchanged.
 
-``options`` is a JSON-serialisable dict, so it travels to Ray actors: the ``Predictor`` keyword
-arguments (``PipelineConfig.predictor_options()``: batch_size, max_span_len, threshold, max_tokens,
-stride, runtime), plus
-
-- ``schema``: a rules file (default: the model directory's own schema), or ``schema_yaml``: its
-  text (what ``Schema.source`` holds, ``extends`` already merged), so workers need no schema file
-- ``max_chars`` (default 200,000): longer texts get an ``oversize`` error, as in the runner
-- ``threads``: torch CPU threads for this process (a Ray actor sets it to its CPU share)
-- ``model_version`` / ``rules_version``: what the caller expects; a model directory or schema that
-  changed under a running job is an error rather than silently different results
-- ``keep_text``: also return the ``text`` column.
+Both arguments are frozen dataclasses that pickle, so they travel to Ray actors as they are:
+``options`` is the ``PredictOptions`` every engine predicts with (a pipeline's ``predict:`` section;
+``threads`` also sets this process's torch threads: a Ray actor's CPU share), ``settings`` the
+``FieldPredictorSettings`` (rules, record limit, expected versions, ``keep_text``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from extractor.data.documents import Document, Entity
 from extractor.model.directory import LoadedModel, load_model
+from extractor.model.predict import PredictOptions, Predictor
 from extractor.model.windows import encode_document, make_windows
 from extractor.nightly.outputs import wide_arrow_schema, wide_columns, wide_row
 from extractor.nightly.records import Quarantined, check_record
@@ -48,8 +42,22 @@ from extractor.nightly.sources import SourceRecord
 from extractor.rules.fields import FieldValue, extract_fields
 from extractor.rules.schema import Schema
 
-OWN_OPTIONS = ("schema", "schema_yaml", "max_chars", "threads", "model_version", "rules_version", "keep_text")
 DEFAULT_MAX_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class FieldPredictorSettings:
+    """What ``FieldPredictor`` needs besides the ``PredictOptions``."""
+
+    schema: Optional[str] = None  # a rules file; default: the model directory's own schema
+    # The rules' text (``Schema.source``, ``extends`` already merged), so workers need no schema file.
+    schema_yaml: Optional[str] = None
+    max_chars: int = DEFAULT_MAX_CHARS  # longer texts get an ``oversize`` error, as in the runner
+    # What the caller expects: a model directory or schema that changed under a running job is an
+    # error rather than silently different results.
+    model_version: Optional[str] = None
+    rules_version: Optional[str] = None
+    keep_text: bool = False  # also return the ``text`` column
 
 
 class RulesError(ValueError):
@@ -89,29 +97,27 @@ class Prediction:
 class FieldPredictor:
     """Stateful: the model and rules load once per instance (once per Ray actor)."""
 
-    def __init__(self, model_dir: str, options: Optional[dict] = None):
-        options = dict(options or {})
-        own = {k: options.pop(k) for k in OWN_OPTIONS if k in options}
-        if own.get("threads"):
+    def __init__(self, model_dir: str, options: PredictOptions = PredictOptions(),
+                 settings: FieldPredictorSettings = FieldPredictorSettings()):
+        if options.threads:
             import torch
 
-            torch.set_num_threads(int(own["threads"]))
+            torch.set_num_threads(options.threads)
         self.model_dir = str(model_dir)
         from extractor.model.export import prepare_runtime
 
         # The engines prepare it on the driver first; here it only finds the export current.
-        prepare_runtime(model_dir, options.get("runtime", "torch"))
+        prepare_runtime(model_dir, options.runtime)
         self.loaded = load_model(model_dir)
-        self.schema = load_rules(self.loaded, own.get("schema"), own.get("schema_yaml"))
+        self.schema = load_rules(self.loaded, settings.schema, settings.schema_yaml)
         for key, actual in (("model_version", self.loaded.version), ("rules_version", self.schema.rules_version)):
-            if own.get(key) and own[key] != actual:
-                raise ValueError(f"{model_dir}: expected {key} {own[key]}, found {actual} (did the model directory "
+            expected = getattr(settings, key)
+            if expected and expected != actual:
+                raise ValueError(f"{model_dir}: expected {key} {expected}, found {actual} (did the model directory "
                                  "or the rules change while the job was running?)")
-        self.max_chars = int(own.get("max_chars") or DEFAULT_MAX_CHARS)
-        self.keep_text = bool(own.get("keep_text"))
-        from extractor.model.predict import Predictor
-
-        self.predictor = Predictor(self.loaded, threads=own.get("threads"), **options)
+        self.max_chars = settings.max_chars
+        self.keep_text = settings.keep_text
+        self.predictor = Predictor(self.loaded, options)
         self._arrow_schema = None
 
     @property
@@ -228,13 +234,11 @@ def entities_from_rows(rows: Sequence[dict]) -> list[Entity]:
     return [Entity(r["start"], r["end"], r["label"], r["score"]) for r in rows]
 
 
-def predictor_options(cfg, schema: Optional[Schema] = None, **extra: Any) -> dict:
-    """The ``FieldPredictor`` options for a pipeline: its ``Predictor`` options, rules and record limits.
+def field_predictor_settings(cfg, schema: Optional[Schema] = None, **changes: Any) -> FieldPredictorSettings:
+    """The ``FieldPredictor`` settings for pipeline ``cfg``: its rules and record limit, then ``changes``.
     With ``schema``, the rules travel as text (``schema_yaml``) and their version is checked."""
-    options = dict(cfg.predictor_options(), schema=cfg.schema, max_chars=cfg.max_chars)
+    settings = FieldPredictorSettings(schema=cfg.schema, max_chars=cfg.max_chars)
     if schema is not None:
-        options.update(schema_yaml=schema.source, rules_version=schema.rules_version)
-        if cfg.schema:
-            options["schema"] = str(Path(cfg.schema))
-    options.update(extra)
-    return options
+        settings = replace(settings, schema_yaml=schema.source, rules_version=schema.rules_version,
+                           schema=str(Path(cfg.schema)) if cfg.schema else None)
+    return replace(settings, **changes)

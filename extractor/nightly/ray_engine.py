@@ -6,14 +6,14 @@ Two passes over the Parquet input (``ray.data.read_parquet``, only the mapped co
 1. **plan** (Ray tasks in ``ray_tasks``, order preserved): every record is checked
    (``records.check_record``, the local runner's own checks) and its text hashed; only small rows come
    back (doc_id, content hash, or the quarantine reason and a preview). The driver numbers them in
-   source order and triages them in batches of ``batch_size`` against the ledger with
+   source order and triages them in batches of ``docs_per_commit`` against the ledger with
    ``ledger.triage_batch``, as the local runner does: bad records and duplicate ids are quarantined,
    unchanged documents skipped (both committed per batch with ``ledger.commit_batch``, with the run's
    counts), the rest planned.
 2. **predict** (Ray tasks, then an actor pool): the input is read again, the planned documents (doc_id
    and content hash, as a sorted array of 64-bit keys in the object store) are kept, and
    ``batch.FieldPredictor`` runs in ``map_batches`` on a pool of actors, each loading the model once.
-   The driver commits what comes back one transaction per ``batch_size`` documents, with
+   The driver commits what comes back one transaction per ``docs_per_commit`` documents, with
    ``ledger.commit_batch``: field values, ledger rows, run counts.
 
 Then the sinks are rewritten from the database and the report written: ``runner.PipelineRun``, the
@@ -29,7 +29,7 @@ import re
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,7 +41,7 @@ from extractor.nightly.field_predictor import (
     FieldPredictor,
     entities_from_rows,
     field_values_from_rows,
-    predictor_options,
+    field_predictor_settings,
 )
 from extractor.nightly.ledger import Candidate, ProcessedDocument, commit_batch, triage_batch
 from extractor.nightly.ray_tasks import plan_batch, plan_key, select_planned
@@ -212,7 +212,7 @@ class RayRunner(PipelineRun):
         return ray.data.read_parquet(self._paths()).select_columns(sorted(set(columns.values())))
 
     def _block_bytes(self, columns: dict) -> int:
-        """Bytes of about ``ray.batch_size`` input rows, from the Parquet metadata (1 MiB when unknown)."""
+        """Bytes of about ``ray.docs_per_call`` input rows, from the Parquet metadata (1 MiB when unknown)."""
         size = rows = 0
         if isinstance(self.source, ParquetSource):
             import pyarrow.parquet as pq
@@ -226,7 +226,7 @@ class RayRunner(PipelineRun):
                     size += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns)
                                 if group.column(c).path_in_schema.split(".")[0] in wanted)
         per_row = size / rows if rows else 4096
-        return int(min(max(per_row * self.cfg.ray.batch_size, 4 << 10), 128 << 20))
+        return int(min(max(per_row * self.cfg.ray.docs_per_call, 4 << 10), 128 << 20))
 
     def _plan(self, ray, summary: RunSummary):
         """Pass 1: check and hash every record in Ray, triage on the driver; returns the planned doc_ids and
@@ -251,7 +251,7 @@ class RayRunner(PipelineRun):
         total = self.source.total if self.limit is None else min(self.limit, self.source.total or self.limit)
         with tqdm(desc=f"plan {self.cfg.name}", unit="doc", total=total, disable=not self.progress) as bar:
             busy = 0.0
-            for table in ds.iter_batches(batch_size=self.cfg.batch_size, batch_format="pyarrow"):
+            for table in ds.iter_batches(batch_size=self.cfg.docs_per_commit, batch_format="pyarrow"):
                 start = time.perf_counter()
                 items: list[Candidate | Quarantined] = []
                 for r in table.to_pylist():
@@ -278,14 +278,16 @@ class RayRunner(PipelineRun):
         from tqdm.auto import tqdm
 
         columns = self._columns("id", "text", "updated_at", "gold_entities", "gold_fields")
-        options = predictor_options(self.cfg, self.schema, threads=pool.threads, model_version=self.model_version,
-                                    keep_text=self.gold_configured)
+        options = replace(self.cfg.predict, threads=pool.threads)
+        settings = field_predictor_settings(self.cfg, self.schema, model_version=self.model_version,
+                                            keep_text=self.gold_configured)
         ds = self._dataset(ray, columns)
         ds = ds.map_batches(select_planned, batch_format="pyarrow", zero_copy_batch=True,
                             fn_kwargs={"keys": [ray.put(keys)], "columns": columns, "max_chars": self.cfg.max_chars,
                                        "gold_configured": self.gold_configured})
-        ds = ds.map_batches(FieldPredictor, batch_format="pyarrow", batch_size=self.cfg.ray.batch_size,
-                            fn_constructor_kwargs={"model_dir": self.cfg.model, "options": options},
+        ds = ds.map_batches(FieldPredictor, batch_format="pyarrow", batch_size=self.cfg.ray.docs_per_call,
+                            fn_constructor_kwargs={"model_dir": self.cfg.model, "options": options,
+                                                   "settings": settings},
                             compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),
                             num_cpus=pool.num_cpus)
         ds.context.enable_progress_bars = False
@@ -295,7 +297,7 @@ class RayRunner(PipelineRun):
         n_planned, run = len(pending), self.identity(summary)
         with tqdm(desc=f"predict {self.cfg.name}", unit="doc", total=n_planned, disable=not self.progress) as bar:
             busy = 0.0  # driver time per batch: what bounds a run when the cluster predicts faster than it commits
-            for table in ds.iter_batches(batch_size=self.cfg.batch_size, batch_format="pyarrow"):
+            for table in ds.iter_batches(batch_size=self.cfg.docs_per_commit, batch_format="pyarrow"):
                 start = time.perf_counter()
                 done: list[ProcessedDocument] = []
                 for r in table.to_pylist():

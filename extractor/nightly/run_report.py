@@ -49,7 +49,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
     to the database). Returns (report, paths, regressions)."""
     from tqdm.auto import tqdm
 
-    prepare_runtime(cfg.model, cfg.runtime)
+    prepare_runtime(cfg.model, cfg.predict.runtime)
     loaded = load_model(cfg.model)
     schema = load_pipeline_rules(cfg, loaded)
     cols = cfg.source.columns
@@ -57,7 +57,7 @@ def evaluate_pipeline(cfg: PipelineConfig, limit: Optional[int] = None, progress
         raise PipelineError(f"{cfg.path}: the source maps no gold column (source.columns.gold_entities or "
                             "gold_fields), so there is nothing to score against")
     source = open_source(cfg.source)
-    predictor = Predictor(loaded, **cfg.predictor_options())
+    predictor = Predictor(loaded, cfg.predict)
     collector = ReportCollector(schema, loaded.labels, cfg.report.examples)
 
     def docs() -> Iterator[Document]:

@@ -24,7 +24,7 @@ from extractor.model.directory import LoadedModel
 from extractor.model.export import prepare_runtime
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
-from extractor.nightly.field_predictor import FieldPredictor, RulesError, predictor_options
+from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
 from extractor.nightly.ledger import (
     BatchOutcome,
     Candidate,
@@ -106,9 +106,10 @@ class PipelineRun:
 
     def _load(self) -> tuple[LoadedModel, Schema]:
         """The model and rules; the local engine loads them into the predictor it runs."""
-        prepare_runtime(self.cfg.model, self.cfg.runtime)
+        prepare_runtime(self.cfg.model, self.cfg.predict.runtime)
         try:
-            self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, predictor_options(self.cfg))
+            self.predictor: Optional[FieldPredictor] = FieldPredictor(self.cfg.model, self.cfg.predict,
+                                                                    field_predictor_settings(self.cfg))
         except RulesError as exc:
             raise PipelineError(f"{self.cfg.path}: schema {self.cfg.schema} uses labels {exc.unknown} that model "
                                 f"{self.cfg.model} does not predict (it predicts {exc.labels})") from None
@@ -185,7 +186,7 @@ class PipelineRun:
 
 class Runner(PipelineRun):
     """The local engine: records are read, checked, predicted and committed in this process, one batch of
-    ``batch_size`` documents (one transaction) at a time."""
+    ``docs_per_commit`` documents (one transaction) at a time."""
 
     engine_name = "local"
 
@@ -213,7 +214,7 @@ class Runner(PipelineRun):
                   disable=not self.progress) as bar:
             for rec in bar:
                 batch.append(rec)
-                if len(batch) >= self.cfg.batch_size:
+                if len(batch) >= self.cfg.docs_per_commit:
                     yield batch
                     batch = []
                     bar.set_postfix(processed=summary.n_processed, skipped=summary.n_skipped,
