@@ -9,9 +9,8 @@ Each ORG span is scored from cue words around it, all read from
   mark (总经理 beats 董事 beats 独立董事; 教授 counts only after a school);
 - penalties: a school the person studied at, a shareholder, a bare 本公司.
 
-Current posts compete on score; without a current cue the latest year decides
-(the most recent employer); then the first (or last) span. The code holds the
-mechanism only; the policy is data.
+Current posts compete on score; without a current cue the latest year decides (the most
+recent employer); then the first (or last) span. The code is the mechanism; the policy is data.
 """
 
 from __future__ import annotations
