@@ -13,8 +13,8 @@ import extractor.nightly.field_predictor as batch
 from extractor.cli import main
 from extractor.data.documents import write_documents
 from extractor.data.sample import generate_documents
-from extractor.nightly.config import PipelineError, load_pipeline
 from extractor.model.predict import PredictOptions
+from extractor.nightly.config import PipelineError, load_pipeline
 from extractor.nightly.field_predictor import (
     FieldPredictor,
     FieldPredictorSettings,
@@ -102,7 +102,8 @@ def test_the_model_loads_once_per_instance(tiny_model_dir, docs, monkeypatch):
 
 
 def test_options_travel_pickled_and_are_checked(tiny_model_dir, predictor, docs):
-    cfg = load_pipeline(ROOT / "pipelines" / "parquet.yaml", {"model": str(tiny_model_dir), "schema": RULES})
+    cfg = load_pipeline(ROOT / "pipelines" / "parquet.yaml", {"model": str(tiny_model_dir), "schema": RULES,
+                                                              "industry": "none"})
     options = replace(cfg.predict, threads=1)
     settings = batch.field_predictor_settings(cfg, predictor.schema, model_version=predictor.model_version)
     assert pickle.loads(pickle.dumps((options, settings))) == (options, settings)  # as Ray ships them to actors
@@ -122,7 +123,9 @@ def test_options_travel_pickled_and_are_checked(tiny_model_dir, predictor, docs)
 # ---------------------------------------------------------------- engine checks that need no Ray
 
 def run_cli(tmp_path, *args):
-    return CliRunner().invoke(main, ["run", *[str(a) for a in args]], env={"EXTRACTOR_WORKDIR": str(tmp_path)})
+    # industry none: the work directory holds no fitted resolver; these checks are about the engine.
+    return CliRunner().invoke(main, ["run", *[str(a) for a in args], "--industry", "none"],
+                              env={"EXTRACTOR_WORKDIR": str(tmp_path)})
 
 
 def test_ray_engine_refuses_a_sql_source_and_a_missing_parquet_sink(tmp_path, tiny_model_dir):

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from extractor.rules.industry.classifier import (
-    ClassifierConfig, SectionClassifier, expected_calibration_error, feature_ids, fit_classifier, fit_temperature,
+    ClassifierConfig,
+    SectionClassifier,
+    expected_calibration_error,
+    feature_ids,
+    fit_classifier,
+    fit_temperature,
 )
 from extractor.rules.industry.table import ColumnMapping, CompanyTable
 

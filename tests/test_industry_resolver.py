@@ -9,7 +9,6 @@ import pytest
 from extractor.rules.industry.classifier import ClassifierConfig
 from extractor.rules.industry.resolver import IndustryResolver, fit_resolver
 from extractor.rules.industry.table import ColumnMapping, CompanyTable
-
 from tests.test_industry_classifier import CORES, WORDS
 
 MAPPING = ColumnMapping.of({"full_name": "full_name", "short_name": "short_name"}, "code")

@@ -78,8 +78,10 @@ class Setup:
         self.pipeline, self.backend, self.workdir, self.model = pipeline, backend, workdir, model
         self.url = url if backend == "postgresql" else f"sqlite:///{workdir / 'extracted.db'}"
         self.source_url = url if backend == "postgresql" else f"sqlite:///{workdir / 'resumes.db'}"
+        # industry none: these work directories hold no fitted resolver (test_demo and test_industry_cli
+        # run the resolver path end to end).
         self.settings = {"model": str(model), "schema": RULES, "database": self.url, "docs_per_commit": "8",
-                         "predict.max_span_len": "12"}
+                         "predict.max_span_len": "12", "industry": "none"}
         if pipeline == "nightly":
             self.settings["source.url"] = self.source_url
 
@@ -288,7 +290,7 @@ def test_report_files_and_regression_exit_code(setup_for, tmp_path):
     s = setup_for("parquet", "sqlite")
     s.write_source(nightly_docs(12))
     args = ["report", str(ROOT / "pipelines" / "parquet.yaml"), "--set", f"model={s.model}", "--set",
-            f"schema={RULES}", "--set", "predict.max_span_len=12", "--set", "report.min_docs=1"]
+            f"schema={RULES}", "--set", "predict.max_span_len=12", "--set", "report.min_docs=1", "--industry", "none"]
     env = {"EXTRACTOR_WORKDIR": str(tmp_path)}
     first = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output

@@ -16,6 +16,7 @@ from conftest import ROOT
 from extractor.cli import main
 from extractor.data.documents import Document, write_documents
 from extractor.data.sample import generate_documents
+from extractor.nightly.demo import prepare_industry_resolver
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -71,7 +72,7 @@ class Engine:
         self.name, self.workdir = name, workdir
         # predict.windows_per_batch 1: every window is its own forward pass, so no score depends on which documents
         # shared a batch (batching changes float32 results in the last bit; see docs/ray.md).
-        self.settings = {"source.path": source, "model": model, "schema": RULES,
+        self.settings = {"source.path": source, "model": model, "schema": RULES, "industry": "none",
                          "database": f"sqlite:///{workdir / 'state.db'}", "docs_per_commit": 8,
                          "predict.windows_per_batch": 1, "predict.max_span_len": 12, "max_chars": 700, "ray": RAY_POOL,
                          "sinks": f"[{{type: parquet, path: {workdir / 'fields.parquet'}}}, "
@@ -197,6 +198,7 @@ def test_the_shipped_ray_pipeline_runs(tmp_path, tiny_model_dir):
     """pipelines/parquet_ray.yaml as shipped: a pool sized from the cluster (here one actor of one CPU)."""
     write_documents(night(12), tmp_path / "resumes.parquet")
     (tmp_path / "model").symlink_to(tiny_model_dir)
+    prepare_industry_resolver(tmp_path)  # the pipeline names ${EXTRACTOR_WORKDIR}/industry, as the demo fits it
     result = CliRunner().invoke(main, ["run", str(ROOT / "pipelines" / "parquet_ray.yaml"), "--engine", "ray",
                                        "--set", f"schema={RULES}", "--set", "predict.max_span_len=12"],
                                 env={"EXTRACTOR_WORKDIR": str(tmp_path)}, catch_exceptions=False)

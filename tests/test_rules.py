@@ -14,11 +14,17 @@ from extractor.rules.fields import extract_fields, field_strings
 from extractor.rules.schema import Schema, SchemaError
 
 NIGHTLY = ROOT / "schemas" / "resume_nightly.yaml"
+DERIVE = ROOT / "tests" / "data" / "resume_derive.yaml"  # the nightly rules before the industry resolver
 
 
 @pytest.fixture(scope="module")
 def rules() -> Schema:
     return Schema.load(NIGHTLY)
+
+
+@pytest.fixture(scope="module")
+def derive_rules() -> Schema:
+    return Schema.load(DERIVE)
 
 
 def one(text, rules, label, field):
@@ -60,21 +66,32 @@ def test_every_gbt4754_section_has_its_code(rules):
     assert (v.value, v.code) == ("信息传输、软件和信息技术服务业", "I")
 
 
-def test_industry_is_derived_from_the_employer_when_none_is_stated(rules):
+def test_industry_is_derived_from_the_employer_when_none_is_stated(derive_rules):
     text = "毕业于北京大学，2018年加入招商银行任客户经理"
     school, bank = text.index("北京大学"), text.index("招商银行")
     spans = [Entity(school, school + 4, "ORG", 0.9), Entity(bank, bank + 4, "ORG", 0.7)]
-    (v,) = extract_fields(text, spans, rules)["industry"]
+    (v,) = extract_fields(text, spans, derive_rules)["industry"]
     # The school is skipped; the bank gives the section, and the value keeps the span it came from.
     assert (v.value, v.code, v.raw, v.start, v.end, v.score) == ("金融业", "J", "招商银行", bank, bank + 4, 0.7)
     assert v.rule == "derived:ORG:contains:银行"
 
 
-def test_a_stated_industry_wins_over_the_employer(rules):
+def test_a_stated_industry_wins_over_the_employer(rules, derive_rules):
     text = "招商银行（互联网）"
     spans = [Entity(0, 4, "ORG"), Entity(5, 8, "IND")]
+    for schema in (rules, derive_rules):
+        (v,) = extract_fields(text, spans, schema)["industry"]
+        assert v.value == "信息传输、软件和信息技术服务业" and not v.rule.startswith("derived")
+        assert "employer" not in v.rule
+
+
+def test_nightly_rules_take_the_industry_of_the_current_employer(rules):
+    text = "毕业于北京大学，2018年加入招商银行任客户经理"
+    school, bank = text.index("北京大学"), text.index("招商银行")
+    spans = [Entity(school, school + 4, "ORG", 0.9), Entity(bank, bank + 4, "ORG", 0.7)]
     (v,) = extract_fields(text, spans, rules)["industry"]
-    assert v.value == "信息传输、软件和信息技术服务业" and not v.rule.startswith("derived")
+    assert (v.value, v.code, v.raw, v.start, v.end, v.score) == ("金融业", "J", "招商银行", bank, bank + 4, 0.7)
+    assert v.rule.startswith("keyword:银行 <- employer ") and v.confidence == pytest.approx(0.95)
 
 
 def test_product_schema_does_not_derive(resume_schema):

@@ -1,5 +1,5 @@
 """The ``extractor`` command line: the ``main`` group; each command group lives in its own module
-(``data``, ``model``, ``nightly``, ``bench``, ``db``) as thin wrappers over functions that return data.
+(``data``, ``model``, ``nightly``, ``industry``, ``bench``, ``db``) as thin wrappers over functions that return data.
 
 Exit codes: 0 success; 1 bad input, configuration or model directory (the
 message says which file and what is wrong); 2 bad command-line usage; 3 a
@@ -15,7 +15,7 @@ from typing import Optional
 import click
 
 from extractor import __version__
-from extractor.cli import bench, data, db, model, nightly
+from extractor.cli import bench, data, db, industry, model, nightly
 from extractor.cli._common import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION
 
 __all__ = ["main", "EXIT_BAD_INPUT", "EXIT_DATABASE", "EXIT_REGRESSION"]
@@ -43,7 +43,7 @@ def main(verbose: bool, threads: Optional[int]) -> None:
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-for _module in (data, model, nightly, bench, db):
+for _module in (data, model, nightly, industry, bench, db):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

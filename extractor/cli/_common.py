@@ -118,3 +118,13 @@ ENCODER_OPTIONS = click.option("--encoder-option", "encoder_options", multiple=T
 PIPELINE_SET = click.option(
     "--set", "settings", multiple=True, metavar="KEY=VALUE",
     help="Override a pipeline setting, e.g. --set database=sqlite:///x.db or --set predict.runtime=onnx (repeatable).")
+
+
+RULES_SCHEMA = click.option(
+    "--schema", "schema_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rules to build the fields by instead of the model's own schema (it must use the model's labels).")
+INDUSTRY = click.option(
+    "--industry", metavar="DIR|none",
+    help="The industry resolver (a directory from `extractor industry fit`: company table and name "
+         "classifier) for fields that take their industry from the employer; `none`: the GB/T 4754 "
+         "keyword rules only. Default: what the schema names.")

@@ -13,8 +13,10 @@ from extractor.cli._common import (
     BATCH_SIZE,
     BATCH_TOKENS,
     ENCODER_OPTIONS,
+    INDUSTRY,
     MAX_SPAN_LEN,
     MODEL_DIR,
+    RULES_SCHEMA,
     RUNTIME,
     echo_json,
     existing_file,
@@ -105,19 +107,32 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
     echo_json(train_model(schema_path, train_path, dev_path, out, cfg, progress()))
 
 
-def predict_file(model_dir: Path, input_path: Path, output: Path, options: PredictOptions) -> dict:
+def load_with_rules(model_dir: Path, schema: Optional[Path] = None, industry: Optional[str] = None):
+    """The model in ``model_dir`` with the rules its fields are built by: ``schema`` (default: the model's
+    own) and the industry resolver ``industry`` (a directory, ``none`` for keyword rules only, or None
+    for what the schema names)."""
+    from dataclasses import replace
+
+    from extractor.model.directory import load_model
+    from extractor.nightly.field_predictor import load_rules
+
+    loaded = load_model(model_dir)
+    return replace(loaded, schema=load_rules(loaded, str(schema) if schema else None, industry=industry))
+
+
+def predict_file(model_dir: Path, input_path: Path, output: Path, options: PredictOptions,
+                 schema: Optional[Path] = None, industry: Optional[str] = None) -> dict:
     """Predict every document in ``input_path`` into ``output``; the summary `predict` prints."""
     from extractor.data.documents import read_documents
-    from extractor.model.directory import load_model
     from extractor.model.predict import Predictor
     from extractor.nightly.outputs import write_predictions
 
-    loaded = load_model(model_dir)
+    loaded = load_with_rules(model_dir, schema, industry)
     predictor = Predictor(loaded, options)
     n = write_predictions(with_progress(predictor.predict(read_documents(input_path)), "predict"), loaded.schema,
                           output)
     return {"documents": n, "windows": predictor.windows_made, "output": str(output),
-            "model_version": loaded.version}
+            "model_version": loaded.version, "rules_version": loaded.schema.rules_version}
 
 
 @click.command()
@@ -129,23 +144,26 @@ def predict_file(model_dir: Path, input_path: Path, output: Path, options: Predi
 @BATCH_TOKENS
 @MAX_SPAN_LEN
 @RUNTIME
+@RULES_SCHEMA
+@INDUSTRY
 @friendly_errors
 def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, batch_tokens: Optional[int],
-            max_span_len: Optional[int], runtime: str) -> None:
+            max_span_len: Optional[int], runtime: str, schema_path: Optional[Path], industry: Optional[str]) -> None:
     """Predict entity spans and field values for every document in INPUT."""
     options = predict_options(batch_size, batch_tokens, runtime, max_span_len)
-    echo_json(predict_file(model_dir, input_path, output, options))
+    echo_json(predict_file(model_dir, input_path, output, options, schema_path, industry))
 
 
-def evaluate_file(model_dir: Path, gold: Path, options: PredictOptions) -> dict:
+def evaluate_file(model_dir: Path, gold: Path, options: PredictOptions, schema: Optional[Path] = None,
+                  industry: Optional[str] = None) -> dict:
     """Score the model in ``model_dir`` on the gold documents in ``gold`` with training's own dev evaluation."""
     from extractor.data.documents import read_documents
-    from extractor.model.directory import load_model
     from extractor.model.evaluate import evaluate_model
 
-    loaded = load_model(model_dir)
+    loaded = load_with_rules(model_dir, schema, industry)
     metrics = evaluate_model(loaded, read_documents(gold, loaded.labels), options, progress=progress())
     metrics["model_version"] = loaded.version
+    metrics["rules_version"] = loaded.schema.rules_version
     metrics["runtime"] = options.runtime
     return metrics
 
@@ -158,13 +176,18 @@ def evaluate_file(model_dir: Path, gold: Path, options: PredictOptions) -> dict:
 @BATCH_TOKENS
 @MAX_SPAN_LEN
 @RUNTIME
+@RULES_SCHEMA
+@INDUSTRY
 @friendly_errors
 def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, batch_tokens: Optional[int],
-             max_span_len: Optional[int], runtime: str) -> None:
-    """Score a model on gold documents: span P/R/F1, field metrics, document exact match."""
+             max_span_len: Optional[int], runtime: str, schema_path: Optional[Path], industry: Optional[str]) -> None:
+    """Score a model on gold documents: span P/R/F1, field metrics (with the industry errors by rule),
+    document exact match over all fields. A gold document may give only some fields; the others are
+    derived from its gold entities by the same rules."""
     from extractor.model.metrics import format_table
 
-    metrics = evaluate_file(model_dir, gold, predict_options(batch_size, batch_tokens, runtime, max_span_len))
+    options = predict_options(batch_size, batch_tokens, runtime, max_span_len)
+    metrics = evaluate_file(model_dir, gold, options, schema_path, industry)
     click.echo(format_table(metrics), err=output is None)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from typing import Optional
 import click
 
 from extractor.cli._common import (
+    INDUSTRY,
     PIPELINE_SET,
     echo_json,
     existing_file,
@@ -19,11 +20,11 @@ from extractor.nightly.engines import ENGINES
 from extractor.paths import PIPELINES_DIR, PRODUCT_SCHEMA
 
 
-def load_pipeline_file(pipeline: Path, settings: tuple[str, ...] = ()):
-    """The ``PipelineConfig`` of ``pipeline`` with ``--set KEY=VALUE`` overrides applied."""
+def load_pipeline_file(pipeline: Path, settings: tuple[str, ...] = (), industry: Optional[str] = None):
+    """The ``PipelineConfig`` of ``pipeline`` with ``--set KEY=VALUE`` overrides (and ``--industry``) applied."""
     from extractor.nightly.config import load_pipeline
 
-    overrides = {}
+    overrides = {"industry": industry} if industry else {}
     for pair in settings:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -43,9 +44,10 @@ def load_pipeline_file(pipeline: Path, settings: tuple[str, ...] = ()):
 @click.option("--address", help="With --engine ray: the cluster to connect to (ray.init(address=...)), e.g. auto "
                                  "or ray://head:10001. Default: the pipeline's ray.address, else RAY_ADDRESS, else "
                                  "a new local Ray instance.")
+@INDUSTRY
 @friendly_errors
 def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tuple[str, ...], engine: str,
-        address: Optional[str]) -> None:
+        address: Optional[str], industry: Optional[str]) -> None:
     """Run the batch job PIPELINE (a YAML file, e.g. pipelines/nightly.yaml).
 
     Only documents new or changed since they were last processed (content hash,
@@ -58,11 +60,12 @@ def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tupl
 
     if address and engine != "ray":
         raise click.UsageError("--address is for --engine ray")
-    cfg = load_pipeline_file(pipeline, settings)
+    cfg = load_pipeline_file(pipeline, settings, industry)
     summary = engines.run(cfg, engine, full_refresh=full_refresh, limit=limit, progress=progress(), address=address)
     if summary.report:
+        exact = summary.report["doc_exact_match"]
         click.echo("fields F1: " + ", ".join(f"{k} {v * 100:.2f}" for k, v in summary.report["fields_f1"].items())
-                   + f"; document exact match {summary.report['doc_exact_match'] * 100:.2f}%", err=True)
+                   + "; document exact match " + ("absent" if exact is None else f"{exact * 100:.2f}%"), err=True)
     echo_json(summary.to_dict(), ensure_ascii=False)
     exit_on_regression(summary.regressions)
 
@@ -71,8 +74,9 @@ def run(pipeline: Path, full_refresh: bool, limit: Optional[int], settings: tupl
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--limit", type=click.IntRange(min=1), help="Score at most N source records.")
 @PIPELINE_SET
+@INDUSTRY
 @friendly_errors
-def report(pipeline: Path, limit: Optional[int], settings: tuple[str, ...]) -> None:
+def report(pipeline: Path, limit: Optional[int], settings: tuple[str, ...], industry: Optional[str]) -> None:
     """Score PIPELINE's model and rules on its source's gold labels and write the accuracy report.
 
     JSON (the `evaluate` keys), CSV, Markdown and a self-contained HTML page go
@@ -82,7 +86,7 @@ def report(pipeline: Path, limit: Optional[int], settings: tuple[str, ...]) -> N
     from extractor.model.metrics import format_table
     from extractor.nightly.runner import evaluate_pipeline
 
-    metrics, paths, regressions = evaluate_pipeline(load_pipeline_file(pipeline, settings), limit=limit,
+    metrics, paths, regressions = evaluate_pipeline(load_pipeline_file(pipeline, settings, industry), limit=limit,
                                                     progress=progress())
     click.echo(format_table(metrics), err=True)
     echo_json({"n_docs": metrics["n_docs"], "doc_exact_match": metrics["doc_exact_match"],

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from extractor.data.documents import Document
 from extractor.model.directory import LoadedModel, build_model, save_model
 from extractor.model.encoders import scratch_bert_config
-from extractor.model.heads import head_spec
 from extractor.model.evaluate import evaluate_model
+from extractor.model.heads import head_spec
 from extractor.model.schedule import TimeBudget, lr_factor
 from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from extractor.model.windows import Window, collate, encode_document, make_windows

@@ -113,6 +113,9 @@ class PipelineConfig:
     predict: PredictOptions = field(default_factory=PredictOptions)  # every engine predicts with these
     ray: RayConfig = field(default_factory=RayConfig)
     path: Optional[str] = None
+    # The industry resolver for employer-derived fields (a directory from `extractor industry fit`), or
+    # "none" for keyword rules only; None: what the schema names. Part of the rules version.
+    industry: Optional[str] = None
 
 
 def expand(value: Any, variables: Mapping[str, str]) -> Any:
@@ -202,7 +205,7 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}  # the caller's stays as it was
     warn_deprecated([*deprecated_overrides, *move_deprecated_keys(raw, where)], where)
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "docs_per_commit",
-                          "max_chars", "predict", "ray"}
+                          "max_chars", "predict", "ray", "industry"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -242,7 +245,16 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
         sinks=tuple(sinks), report=report, docs_per_commit=_positive(raw, "docs_per_commit", 256, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
         predict=parse_predict(raw.get("predict"), where), ray=parse_ray(raw.get("ray"), where), path=where,
+        industry=_industry(raw.get("industry"), where),
     )
+
+
+def _industry(value: Any, where: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PipelineError(f"{where}: industry must be a resolver directory or 'none', got {value!r}")
+    return value
 
 
 def parse_predict(raw: Any, where: str) -> PredictOptions:

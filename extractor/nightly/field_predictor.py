@@ -12,7 +12,7 @@ Output columns (``output_columns``):
 - the wide table's columns (``extractor.nightly.outputs.wide_columns``): per field its value(s) (``select:
   all`` values joined by ``|``), ``<field>_confidence`` and, for fields whose rules give codes,
   ``<field>_code``
-- ``field_values``: list of struct {field, ordinal, value, code, raw, start, end, score, rule}, the
+- ``field_values``: list of struct {field, ordinal, value, code, raw, start, end, score, rule, confidence}, the
   chosen values with the span each came from (the rows the runner stores in
   ``extractor_field_values``)
 - ``entities``: list of struct {start, end, label, text, score}, every span the model predicted
@@ -58,6 +58,9 @@ class FieldPredictorSettings:
     model_version: Optional[str] = None
     rules_version: Optional[str] = None
     keep_text: bool = False  # also return the ``text`` column
+    # The industry resolver directory for employer-derived fields, ``none`` for keyword rules only, or
+    # None for what the schema names; its content hash is part of the rules version.
+    industry: Optional[str] = None
 
 
 class RulesError(ValueError):
@@ -68,15 +71,21 @@ class RulesError(ValueError):
         self.unknown, self.labels = list(unknown), list(labels)
 
 
-def load_rules(loaded: LoadedModel, schema: Optional[str] = None, schema_yaml: Optional[str] = None) -> Schema:
-    """The rules to apply to ``loaded``'s spans: a schema file, its text, or the model's own schema."""
+def load_rules(loaded: LoadedModel, schema: Optional[str] = None, schema_yaml: Optional[str] = None,
+               industry: Optional[str] = None) -> Schema:
+    """The rules to apply to ``loaded``'s spans: a schema file, its text, or the model's own schema; with
+    ``industry``, its employer fields use that resolver (``none``: keyword rules only)."""
     if schema_yaml is not None:
         rules = Schema.from_yaml(schema_yaml, schema or "<schema>")
     elif schema:
         rules = Schema.load(schema)
     else:
         rules = loaded.schema
-    used = {lab for spec in rules.fields for lab in spec.labels + (spec.derive.labels if spec.derive else ())}
+    if industry is not None:
+        rules = rules.with_industry(industry)
+    used = {lab for spec in rules.fields
+            for lab in spec.labels + (spec.derive.labels if spec.derive else ())
+            + (spec.employer.labels if spec.employer else ())}
     unknown = sorted(used - set(loaded.labels))
     if unknown:
         raise RulesError(f"schema {schema} uses labels {unknown} that model {loaded.directory} does not predict "
@@ -109,7 +118,7 @@ class FieldPredictor:
         # The engines prepare it on the driver first; here it only finds the export current.
         prepare_runtime(model_dir, options.runtime)
         self.loaded = load_model(model_dir)
-        self.schema = load_rules(self.loaded, settings.schema, settings.schema_yaml)
+        self.schema = load_rules(self.loaded, settings.schema, settings.schema_yaml, settings.industry)
         for key, actual in (("model_version", self.loaded.version), ("rules_version", self.schema.rules_version)):
             expected = getattr(settings, key)
             if expected and expected != actual:
@@ -154,7 +163,8 @@ class FieldPredictor:
         if self._arrow_schema is None:
             value = pa.struct([("field", pa.string()), ("ordinal", pa.int64()), ("value", pa.string()),
                                ("code", pa.string()), ("raw", pa.string()), ("start", pa.int64()),
-                               ("end", pa.int64()), ("score", pa.float64()), ("rule", pa.string())])
+                               ("end", pa.int64()), ("score", pa.float64()), ("rule", pa.string()),
+                                ("confidence", pa.float64())])
             entity = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()),
                                 ("text", pa.string()), ("score", pa.float64())])
             fields = list(wide_arrow_schema(self.schema)) + [
@@ -203,7 +213,8 @@ class FieldPredictor:
         row = wide_row(p.doc.doc_id, p.fields, self.schema)
         row["field_values"] = [
             {"field": name, "ordinal": i, "value": v.value, "code": v.code, "raw": v.raw, "start": v.start,
-             "end": v.end, "score": None if v.score is None else float(v.score), "rule": v.rule}
+             "end": v.end, "score": None if v.score is None else float(v.score), "rule": v.rule,
+             "confidence": None if v.confidence is None else float(v.confidence)}
             for name, values in p.fields.items() for i, v in enumerate(values)]
         row["entities"] = [{"start": e.start, "end": e.end, "label": e.label, "text": p.doc.text[e.start:e.end],
                             "score": None if e.score is None else float(e.score)} for e in p.entities]
@@ -226,7 +237,7 @@ def field_values_from_rows(rows: Sequence[dict]) -> dict[str, list[FieldValue]]:
     out: dict[str, list[FieldValue]] = {}
     for r in sorted(rows, key=lambda r: r["ordinal"]):
         out.setdefault(r["field"], []).append(FieldValue(r["field"], r["value"], r["raw"], r["start"], r["end"],
-                                                         r["score"], r["rule"], r["code"]))
+                                                         r["score"], r["rule"], r["code"], r.get("confidence")))
     return out
 
 
@@ -237,7 +248,7 @@ def entities_from_rows(rows: Sequence[dict]) -> list[Entity]:
 def field_predictor_settings(cfg, schema: Optional[Schema] = None, **changes: Any) -> FieldPredictorSettings:
     """The ``FieldPredictor`` settings for pipeline ``cfg``: its rules and record limit, then ``changes``.
     With ``schema``, the rules travel as text (``schema_yaml``) and their version is checked."""
-    settings = FieldPredictorSettings(schema=cfg.schema, max_chars=cfg.max_chars)
+    settings = FieldPredictorSettings(schema=cfg.schema, max_chars=cfg.max_chars, industry=cfg.industry)
     if schema is not None:
         settings = replace(settings, schema_yaml=schema.source, rules_version=schema.rules_version,
                            schema=str(Path(cfg.schema)) if cfg.schema else None)

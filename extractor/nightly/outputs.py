@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from extractor.data.documents import Document, Entity
-from extractor.rules.fields import field_strings
+from extractor.rules.fields import extract_fields, joined
 from extractor.rules.schema import Schema
 
 PARQUET_BATCH = 1024
@@ -53,11 +53,21 @@ def _confidence(value: Any) -> Optional[float]:
 
 
 def prediction_record(doc: Document, spans: list[Entity], schema: Schema) -> dict:
-    return {
+    """One document's JSON record: spans, field strings, each value's rule and confidence, and why an
+    employer-derived field stayed empty (``notes``, only when one did)."""
+    notes: dict[str, str] = {}
+    chosen = extract_fields(doc.text, spans, schema, notes)
+    record = {
         "doc_id": doc.doc_id,
         "entities": [e.to_dict(doc.text) for e in spans],
-        "fields": field_strings(doc.text, spans, schema),
+        "fields": {name: joined(values) for name, values in chosen.items()},
+        "values": [{"field": v.field, "value": v.value, "code": v.code, "raw": v.raw, "start": v.start,
+                    "end": v.end, "rule": v.rule, "confidence": v.confidence}
+                   for values in chosen.values() for v in values],
     }
+    if notes:
+        record["notes"] = notes
+    return record
 
 
 def write_predictions(stream: Iterable[tuple[Document, list[Entity]]], schema: Schema, path: str | Path) -> int:

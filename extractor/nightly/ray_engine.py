@@ -40,8 +40,8 @@ from extractor.nightly.engines import EngineError
 from extractor.nightly.field_predictor import (
     FieldPredictor,
     entities_from_rows,
-    field_values_from_rows,
     field_predictor_settings,
+    field_values_from_rows,
 )
 from extractor.nightly.ledger import Candidate, ProcessedDocument, commit_batch, triage_batch
 from extractor.nightly.ray_tasks import plan_batch, plan_key, select_planned

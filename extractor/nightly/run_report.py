@@ -38,7 +38,7 @@ def load_pipeline_rules(cfg: PipelineConfig, loaded: LoadedModel) -> Schema:
     """The pipeline's rules, checked against its model: rules using labels the model does not predict
     are a configuration error."""
     try:
-        return load_rules(loaded, cfg.schema)
+        return load_rules(loaded, cfg.schema, industry=cfg.industry)
     except RulesError as exc:
         raise PipelineError(f"{cfg.path}: schema {cfg.schema} uses labels {exc.unknown} that model {cfg.model} "
                             f"does not predict (it predicts {loaded.labels})") from None

@@ -97,6 +97,9 @@ class Schema:
     def with_industry(self, resolver: Optional[str | Path]) -> "Schema":
         """The same rules with the industry resolver at ``resolver`` (``none``: keyword rules only) for every
         field that takes its industry from the employer."""
+        if resolver is not None and str(resolver) != "none" and not any(f.employer for f in self.fields):
+            raise SchemaError(f"schema {self.name} has no field that takes its industry from the employer (an "
+                              f"`employer:` section), so the industry resolver {resolver} would not be used")
         fields = tuple(replace(spec, employer=spec.employer.with_resolver(resolver)) if spec.employer else spec
                        for spec in self.fields)
         return replace(self, fields=fields)

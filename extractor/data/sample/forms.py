@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from extractor.data.sample.wordlists import (EDU_FORMS, EDU_SHORT, MAJOR_ALIASES, MAJORS_HIGHER, MAJORS_VOCATIONAL,
-                                            SECTORS)
+from extractor.data.sample.wordlists import (
+    EDU_FORMS,
+    EDU_SHORT,
+    MAJOR_ALIASES,
+    MAJORS_HIGHER,
+    MAJORS_VOCATIONAL,
+    SECTORS,
+)
 from extractor.rules.fields import normalize
 from extractor.rules.schema import Normalizer, Schema
 

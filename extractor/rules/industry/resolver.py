@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Sequence
 
 from extractor.rules.industry.classifier import (
-    CONFIG_FILE, WEIGHTS_FILE, ClassifierConfig, SectionClassifier, fit_classifier,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    ClassifierConfig,
+    SectionClassifier,
+    fit_classifier,
 )
 from extractor.rules.industry.index import INDEX_FILE, CompanyIndex, TableMatch
 from extractor.rules.industry.names import name_keys
