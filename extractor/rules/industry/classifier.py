@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from extractor.rules.industry.names import name_keys
+from extractor.rules.industry.names import NameKeys, name_keys
 from extractor.rules.industry.table import CompanyTable
 
 WEIGHTS_FILE = "classifier.safetensors"
@@ -67,18 +67,50 @@ class ClassifierEvaluation:
 
 
 def name_tokens(name: str, ngram_sizes: Sequence[int]) -> list[str]:
-    keys = name_keys(name)
+    return key_tokens(name_keys(name), ngram_sizes)
+
+
+def key_tokens(keys: NameKeys, ngram_sizes: Sequence[int]) -> list[str]:
+    """The feature tokens of a name's keys: ``n:gram`` per character n-gram, then the core tokens."""
     padded = f"^{keys.full}$"
     tokens = [f"{n}:{padded[i:i + n]}" for n in ngram_sizes for i in range(len(padded) - n + 1)]
     tokens += [f"core:{keys.core}", f"tail2:{keys.core[-2:]}", f"tail3:{keys.core[-3:]}"]
     return tokens
 
 
+def token_bucket(token: str, buckets: int) -> int:
+    return zlib.crc32(token.encode("utf-8")) % buckets
+
+
 def feature_ids(name: str, config: ClassifierConfig) -> np.ndarray:
     if config.hash != "crc32":
         raise ValueError(f"unsupported feature hash {config.hash!r}")
     tokens = name_tokens(name, config.ngram_sizes)
-    return np.fromiter((zlib.crc32(t.encode("utf-8")) % config.buckets for t in tokens), np.int64, len(tokens))
+    return np.fromiter((token_bucket(t, config.buckets) for t in tokens), np.int64, len(tokens))
+
+
+class BucketCache:
+    """Token -> bucket id, remembered: names repeat their n-grams (有限, 公司, 银行), and a dict lookup is
+    cheaper than building, encoding and hashing the token again. Bounded: cleared when full."""
+
+    def __init__(self, config: ClassifierConfig, max_tokens: int = 1 << 16):
+        if config.hash != "crc32":
+            raise ValueError(f"unsupported feature hash {config.hash!r}")
+        self.config = config
+        self.max_tokens = max_tokens
+        self.buckets: dict[str, int] = {}
+
+    def ids(self, keys: NameKeys) -> list[int]:
+        """The same ids as ``feature_ids`` (in the same order), for keys already computed."""
+        cache, found = self.buckets, []
+        for token in key_tokens(keys, self.config.ngram_sizes):
+            bucket = cache.get(token)
+            if bucket is None:
+                if len(cache) >= self.max_tokens:
+                    cache.clear()
+                bucket = cache[token] = token_bucket(token, self.config.buckets)
+            found.append(bucket)
+        return found
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -132,10 +164,16 @@ class SectionClassifier:
         self.bias = bias.astype(np.float32, copy=False)
         self.temperature = float(temperature)
         self.calibration = calibration
+        self.bucket_cache = BucketCache(config)
 
     def logits(self, name: str) -> np.ndarray:
-        ids = feature_ids(name, self.config)
-        return self.weight[ids].mean(axis=0) + self.bias
+        return self.key_logits(name_keys(name))
+
+    def key_logits(self, keys: NameKeys) -> np.ndarray:
+        """Mean of the feature rows plus the bias: one ``take`` of the rows, one reduction (float32)."""
+        ids = self.bucket_cache.ids(keys)
+        rows = self.weight.take(ids, axis=0)
+        return np.add.reduce(rows, axis=0) / len(ids) + self.bias
 
     def predict_proba(self, names: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per name, columns in ``self.sections`` order."""
@@ -145,7 +183,14 @@ class SectionClassifier:
         return _softmax(logits / self.temperature)
 
     def predict(self, name: str) -> tuple[str, float]:
-        return self.predict_batch([name])[0]
+        return self.predict_keys(name_keys(name))
+
+    def predict_keys(self, keys: NameKeys) -> tuple[str, float]:
+        """(section, probability) for one name's keys; the same numbers as ``predict_proba``'s row."""
+        # A one-row matrix through the same softmax as the batch path, so that both give identical bits.
+        probabilities = _softmax(self.key_logits(keys)[np.newaxis] / self.temperature)[0]
+        best = int(probabilities.argmax())
+        return self.sections[best], float(probabilities[best])
 
     def predict_batch(self, names: Sequence[str]) -> list[tuple[str, float]]:
         probabilities = self.predict_proba(names)
