@@ -88,7 +88,7 @@ def test_a_full_bucket_cache_is_cleared_and_still_gives_the_same_ids():
     from extractor.rules.industry.classifier import BucketCache
     from extractor.rules.industry.names import name_keys
 
-    cache = BucketCache(SMALL, max_tokens=8)
+    cache = BucketCache(SMALL, max_ngrams=8)
     for name in NAMES:
         assert cache.ids(name_keys(name)) == feature_ids(name, SMALL).tolist()
         assert len(cache.buckets) <= 8 + len(feature_ids(name, SMALL))

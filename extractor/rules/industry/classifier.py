@@ -90,27 +90,34 @@ def feature_ids(name: str, config: ClassifierConfig) -> np.ndarray:
 
 
 class BucketCache:
-    """Token -> bucket id, remembered: names repeat their n-grams (有限, 公司, 银行), and a dict lookup is
-    cheaper than building, encoding and hashing the token again. Bounded: cleared when full."""
+    """N-gram -> bucket id, remembered: names repeat their n-grams (有限, 公司, 银行), and a dict lookup of
+    the sliced n-gram is cheaper than building the ``n:gram`` token, encoding and hashing it again.
+    Keyed by the n-gram alone, since its length is its n. Bounded: cleared when full."""
 
-    def __init__(self, config: ClassifierConfig, max_tokens: int = 1 << 16):
+    def __init__(self, config: ClassifierConfig, max_ngrams: int = 1 << 16):
         if config.hash != "crc32":
             raise ValueError(f"unsupported feature hash {config.hash!r}")
         self.config = config
-        self.max_tokens = max_tokens
+        self.max_ngrams = max_ngrams
         self.buckets: dict[str, int] = {}
 
     def ids(self, keys: NameKeys) -> list[int]:
         """The same ids as ``feature_ids`` (in the same order), for keys already computed."""
-        cache, found = self.buckets, []
-        for token in key_tokens(keys, self.config.ngram_sizes):
-            bucket = cache.get(token)
-            if bucket is None:
-                if len(cache) >= self.max_tokens:
-                    cache.clear()
-                bucket = cache[token] = token_bucket(token, self.config.buckets)
-            found.append(bucket)
+        padded = f"^{keys.full}$"
+        ngrams = [padded[i:i + n] for n in self.config.ngram_sizes for i in range(len(padded) - n + 1)]
+        found = list(map(self.buckets.get, ngrams))
+        if None in found:
+            found = [self._remember(g) if b is None else b for g, b in zip(ngrams, found)]
+        core, buckets = keys.core, self.config.buckets
+        # Three tokens per name, mostly distinct across names: hashed directly, not cached.
+        found += [token_bucket(t, buckets) for t in (f"core:{core}", f"tail2:{core[-2:]}", f"tail3:{core[-3:]}")]
         return found
+
+    def _remember(self, ngram: str) -> int:
+        if len(self.buckets) >= self.max_ngrams:
+            self.buckets.clear()
+        bucket = self.buckets[ngram] = token_bucket(f"{len(ngram)}:{ngram}", self.config.buckets)
+        return bucket
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -171,24 +178,35 @@ class SectionClassifier:
 
     def key_logits(self, keys: NameKeys) -> np.ndarray:
         """Mean of the feature rows plus the bias: one ``take`` of the rows, one reduction (float32)."""
-        ids = self.bucket_cache.ids(keys)
-        rows = self.weight.take(ids, axis=0)
-        return np.add.reduce(rows, axis=0) / len(ids) + self.bias
+        ids = np.array(self.bucket_cache.ids(keys), np.intp)
+        logits = np.add.reduce(self.weight.take(ids, axis=0), axis=0)
+        logits /= len(ids)
+        logits += self.bias
+        return logits
+
+    def key_probabilities(self, keys: NameKeys) -> np.ndarray:
+        """softmax(logits / temperature) of one name, computed in place on its one score vector: with 20
+        sections the cost is the number of numpy calls, not the arithmetic."""
+        scores = self.key_logits(keys)
+        scores /= self.temperature
+        scores -= scores.max()
+        np.exp(scores, out=scores)
+        scores /= scores.sum()
+        return scores
 
     def predict_proba(self, names: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per name, columns in ``self.sections`` order."""
         if not names:
             return np.zeros((0, len(self.sections)), np.float32)
-        logits = np.stack([self.logits(n) for n in names])
-        return _softmax(logits / self.temperature)
+        # Row by row through the single-name path, so that a batch and one name give identical numbers.
+        return np.stack([self.key_probabilities(name_keys(n)) for n in names])
 
     def predict(self, name: str) -> tuple[str, float]:
         return self.predict_keys(name_keys(name))
 
     def predict_keys(self, keys: NameKeys) -> tuple[str, float]:
         """(section, probability) for one name's keys; the same numbers as ``predict_proba``'s row."""
-        # A one-row matrix through the same softmax as the batch path, so that both give identical bits.
-        probabilities = _softmax(self.key_logits(keys)[np.newaxis] / self.temperature)[0]
+        probabilities = self.key_probabilities(keys)
         best = int(probabilities.argmax())
         return self.sections[best], float(probabilities[best])
 

@@ -102,6 +102,7 @@ class _EntryInterner:
         self.entries: dict[KeyEntry, KeyEntry] = {}
         self.strings: dict[str, str] = {}
         self.section_counts: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+        self.by_source: dict[NameSource, KeyEntry] = {}
 
     def entry(self, sections: tuple[tuple[str, int], ...], code: str, column: str, name: str) -> KeyEntry:
         sections = self.section_counts.setdefault(sections, sections)
@@ -114,8 +115,12 @@ class _EntryInterner:
         return self.strings.setdefault(text, text)
 
     def single(self, source: NameSource) -> KeyEntry:
-        section, _, code, column, name = source
-        return self.entry(((section, 1),), code, column, name)
+        """The entry of a key only one company has; a name's full, stem and core keys share its source."""
+        entry = self.by_source.get(source)
+        if entry is None:
+            section, _, code, column, name = source
+            entry = self.by_source[source] = self.entry(((section, 1),), code, column, name)
+        return entry
 
 
 def _index_keys(keys: NameKeys) -> tuple[list[str], ...]:
