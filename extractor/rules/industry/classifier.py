@@ -11,6 +11,7 @@ Saved as ``classifier.safetensors`` (weights) + ``classifier.json`` (config, sec
 from __future__ import annotations
 
 import json
+import math
 import random
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -184,22 +185,24 @@ class SectionClassifier:
         logits += self.bias
         return logits
 
-    def key_probabilities(self, keys: NameKeys) -> np.ndarray:
-        """softmax(logits / temperature) of one name, computed in place on its one score vector: with 20
-        sections the cost is the number of numpy calls, not the arithmetic."""
+    def key_probabilities(self, keys: NameKeys) -> list[float]:
+        """softmax(logits / temperature) of one name. With 20 sections the cost is the number of numpy
+        calls, not the arithmetic, so the softmax runs on a Python list (float64): numpy's max, exp, sum
+        and argmax on a 20-element array cost microseconds each."""
         scores = self.key_logits(keys)
         scores /= self.temperature
-        scores -= scores.max()
-        np.exp(scores, out=scores)
-        scores /= scores.sum()
-        return scores
+        logits = scores.tolist()
+        top = max(logits)
+        exps = [math.exp(x - top) for x in logits]
+        total = sum(exps)
+        return [e / total for e in exps]
 
     def predict_proba(self, names: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, one row per name, columns in ``self.sections`` order."""
+        """Calibrated probabilities (float64), one row per name, columns in ``self.sections`` order."""
         if not names:
-            return np.zeros((0, len(self.sections)), np.float32)
+            return np.zeros((0, len(self.sections)), np.float64)
         # Row by row through the single-name path, so that a batch and one name give identical numbers.
-        return np.stack([self.key_probabilities(name_keys(n)) for n in names])
+        return np.array([self.key_probabilities(name_keys(n)) for n in names], np.float64)
 
     def predict(self, name: str) -> tuple[str, float]:
         return self.predict_keys(name_keys(name))
@@ -207,8 +210,8 @@ class SectionClassifier:
     def predict_keys(self, keys: NameKeys) -> tuple[str, float]:
         """(section, probability) for one name's keys; the same numbers as ``predict_proba``'s row."""
         probabilities = self.key_probabilities(keys)
-        best = int(probabilities.argmax())
-        return self.sections[best], float(probabilities[best])
+        top = max(probabilities)
+        return self.sections[probabilities.index(top)], top
 
     def predict_batch(self, names: Sequence[str]) -> list[tuple[str, float]]:
         probabilities = self.predict_proba(names)
