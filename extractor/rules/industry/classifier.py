@@ -189,13 +189,18 @@ class SectionClassifier:
         """softmax(logits / temperature) of one name. With 20 sections the cost is the number of numpy
         calls, not the arithmetic, so the softmax runs on a Python list (float64): numpy's max, exp, sum
         and argmax on a 20-element array cost microseconds each."""
+        exps, total, _ = self._exponentials(keys)
+        return [e / total for e in exps]
+
+    def _exponentials(self, keys: NameKeys) -> tuple[list[float], float, int]:
+        """exp(scaled logit - top scaled logit) per section, their sum, and the (first) top section's index,
+        whose exponential is exactly exp(0) = 1.0."""
         scores = self.key_logits(keys)
         scores /= self.temperature
         logits = scores.tolist()
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
-        total = sum(exps)
-        return [e / total for e in exps]
+        return exps, sum(exps), logits.index(top)
 
     def predict_proba(self, names: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities (float64), one row per name, columns in ``self.sections`` order."""
@@ -209,9 +214,11 @@ class SectionClassifier:
 
     def predict_keys(self, keys: NameKeys) -> tuple[str, float]:
         """(section, probability) for one name's keys; the same numbers as ``predict_proba``'s row."""
-        probabilities = self.key_probabilities(keys)
-        top = max(probabilities)
-        return self.sections[probabilities.index(top)], top
+        _, total, best = self._exponentials(keys)
+        # The best section's exponential is exp(0) = 1.0, so its probability is 1.0 / total: the same bits as
+        # ``key_probabilities`` gives it, without dividing the other 19. index() takes the first of ties, as
+        # argmax does.
+        return self.sections[best], 1.0 / total
 
     def predict_batch(self, names: Sequence[str]) -> list[tuple[str, float]]:
         probabilities = self.predict_proba(names)
