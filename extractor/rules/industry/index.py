@@ -11,6 +11,10 @@ Rules, in precedence order (the first that finds a key wins):
 
 A key shared by companies of different sections is ambiguous: the majority section is returned with its
 confidence scaled down by its share (never above ``AMBIGUOUS_CAP``), so callers can prefer other evidence.
+
+In memory each map is a plain dict from key to a shared ``KeyEntry``: keys with the same answer (a name's
+full, stem and core keys) point to one entry, and equal key strings and section tuples are stored once, so a
+100,000-row table takes under 200 MiB instead of one object graph per key. The JSON file is unchanged.
 """
 
 from __future__ import annotations
