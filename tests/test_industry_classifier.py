@@ -76,3 +76,39 @@ def test_save_writes_safetensors_and_json_only_and_loads_identically(tmp_path, c
     names = ["宏远制药", "佳和银行", "东湖置业"]
     assert np.array_equal(loaded.predict_proba(names), classifier.predict_proba(names))
     assert loaded.temperature == classifier.temperature and loaded.config == classifier.config
+
+
+NAMES = ["宏远制药有限公司", "佳和银行", "東湖置業（集团）有限公司", "完全无关", "上海金达地产股份有限公司北京分公司",
+         "某某", "x", "ABC科技", "宏远制药有限公司"]
+
+
+def test_cached_bucket_ids_are_the_feature_ids(classifier):
+    from extractor.rules.industry.names import name_keys
+
+    for name in NAMES * 2:  # the second round reads the cache
+        assert classifier.bucket_cache.ids(name_keys(name)) == feature_ids(name, SMALL).tolist()
+
+
+def test_a_full_bucket_cache_is_cleared_and_still_gives_the_same_ids():
+    from extractor.rules.industry.classifier import BucketCache
+    from extractor.rules.industry.names import name_keys
+
+    cache = BucketCache(SMALL, max_ngrams=8)
+    for name in NAMES:
+        assert cache.ids(name_keys(name)) == feature_ids(name, SMALL).tolist()
+        assert len(cache.buckets) <= 8 + len(feature_ids(name, SMALL))
+
+
+def test_single_name_and_batch_give_identical_probabilities(classifier):
+    rows = classifier.predict_proba(NAMES)
+    batch = classifier.predict_batch(NAMES)
+    for name, row, (section, probability) in zip(NAMES, rows, batch):
+        best = int(row.argmax())
+        assert classifier.predict(name) == (classifier.sections[best], float(row[best])) == (section, probability)
+        assert np.array_equal(classifier.predict_proba([name])[0], row)
+
+
+def test_logits_are_the_mean_of_the_feature_rows_plus_bias(classifier):
+    for name in NAMES:
+        ids = feature_ids(name, SMALL)
+        assert np.array_equal(classifier.logits(name), classifier.weight[ids].mean(axis=0) + classifier.bias)

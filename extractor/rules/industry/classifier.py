@@ -11,6 +11,7 @@ Saved as ``classifier.safetensors`` (weights) + ``classifier.json`` (config, sec
 from __future__ import annotations
 
 import json
+import math
 import random
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from extractor.rules.industry.names import name_keys
+from extractor.rules.industry.names import NameKeys, name_keys
 from extractor.rules.industry.table import CompanyTable
 
 WEIGHTS_FILE = "classifier.safetensors"
@@ -67,18 +68,57 @@ class ClassifierEvaluation:
 
 
 def name_tokens(name: str, ngram_sizes: Sequence[int]) -> list[str]:
-    keys = name_keys(name)
+    return key_tokens(name_keys(name), ngram_sizes)
+
+
+def key_tokens(keys: NameKeys, ngram_sizes: Sequence[int]) -> list[str]:
+    """The feature tokens of a name's keys: ``n:gram`` per character n-gram, then the core tokens."""
     padded = f"^{keys.full}$"
     tokens = [f"{n}:{padded[i:i + n]}" for n in ngram_sizes for i in range(len(padded) - n + 1)]
     tokens += [f"core:{keys.core}", f"tail2:{keys.core[-2:]}", f"tail3:{keys.core[-3:]}"]
     return tokens
 
 
+def token_bucket(token: str, buckets: int) -> int:
+    return zlib.crc32(token.encode("utf-8")) % buckets
+
+
 def feature_ids(name: str, config: ClassifierConfig) -> np.ndarray:
     if config.hash != "crc32":
         raise ValueError(f"unsupported feature hash {config.hash!r}")
     tokens = name_tokens(name, config.ngram_sizes)
-    return np.fromiter((zlib.crc32(t.encode("utf-8")) % config.buckets for t in tokens), np.int64, len(tokens))
+    return np.fromiter((token_bucket(t, config.buckets) for t in tokens), np.int64, len(tokens))
+
+
+class BucketCache:
+    """N-gram -> bucket id, remembered: names repeat their n-grams (有限, 公司, 银行), and a dict lookup of
+    the sliced n-gram is cheaper than building the ``n:gram`` token, encoding and hashing it again.
+    Keyed by the n-gram alone, since its length is its n. Bounded: cleared when full."""
+
+    def __init__(self, config: ClassifierConfig, max_ngrams: int = 1 << 16):
+        if config.hash != "crc32":
+            raise ValueError(f"unsupported feature hash {config.hash!r}")
+        self.config = config
+        self.max_ngrams = max_ngrams
+        self.buckets: dict[str, int] = {}
+
+    def ids(self, keys: NameKeys) -> list[int]:
+        """The same ids as ``feature_ids`` (in the same order), for keys already computed."""
+        padded = f"^{keys.full}$"
+        ngrams = [padded[i:i + n] for n in self.config.ngram_sizes for i in range(len(padded) - n + 1)]
+        found = list(map(self.buckets.get, ngrams))
+        if None in found:
+            found = [self._remember(g) if b is None else b for g, b in zip(ngrams, found)]
+        core, buckets = keys.core, self.config.buckets
+        # Three tokens per name, mostly distinct across names: hashed directly, not cached.
+        found += [token_bucket(t, buckets) for t in (f"core:{core}", f"tail2:{core[-2:]}", f"tail3:{core[-3:]}")]
+        return found
+
+    def _remember(self, ngram: str) -> int:
+        if len(self.buckets) >= self.max_ngrams:
+            self.buckets.clear()
+        bucket = self.buckets[ngram] = token_bucket(f"{len(ngram)}:{ngram}", self.config.buckets)
+        return bucket
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -132,20 +172,53 @@ class SectionClassifier:
         self.bias = bias.astype(np.float32, copy=False)
         self.temperature = float(temperature)
         self.calibration = calibration
+        self.bucket_cache = BucketCache(config)
 
     def logits(self, name: str) -> np.ndarray:
-        ids = feature_ids(name, self.config)
-        return self.weight[ids].mean(axis=0) + self.bias
+        return self.key_logits(name_keys(name))
+
+    def key_logits(self, keys: NameKeys) -> np.ndarray:
+        """Mean of the feature rows plus the bias: one ``take`` of the rows, one reduction (float32)."""
+        ids = np.array(self.bucket_cache.ids(keys), np.intp)
+        logits = np.add.reduce(self.weight.take(ids, axis=0), axis=0)
+        logits /= len(ids)
+        logits += self.bias
+        return logits
+
+    def key_probabilities(self, keys: NameKeys) -> list[float]:
+        """softmax(logits / temperature) of one name. With 20 sections the cost is the number of numpy
+        calls, not the arithmetic, so the softmax runs on a Python list (float64): numpy's max, exp, sum
+        and argmax on a 20-element array cost microseconds each."""
+        exps, total, _ = self._exponentials(keys)
+        return [e / total for e in exps]
+
+    def _exponentials(self, keys: NameKeys) -> tuple[list[float], float, int]:
+        """exp(scaled logit - top scaled logit) per section, their sum, and the (first) top section's index,
+        whose exponential is exactly exp(0) = 1.0."""
+        scores = self.key_logits(keys)
+        scores /= self.temperature
+        logits = scores.tolist()
+        top = max(logits)
+        exps = [math.exp(x - top) for x in logits]
+        return exps, sum(exps), logits.index(top)
 
     def predict_proba(self, names: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, one row per name, columns in ``self.sections`` order."""
+        """Calibrated probabilities (float64), one row per name, columns in ``self.sections`` order."""
         if not names:
-            return np.zeros((0, len(self.sections)), np.float32)
-        logits = np.stack([self.logits(n) for n in names])
-        return _softmax(logits / self.temperature)
+            return np.zeros((0, len(self.sections)), np.float64)
+        # Row by row through the single-name path, so that a batch and one name give identical numbers.
+        return np.array([self.key_probabilities(name_keys(n)) for n in names], np.float64)
 
     def predict(self, name: str) -> tuple[str, float]:
-        return self.predict_batch([name])[0]
+        return self.predict_keys(name_keys(name))
+
+    def predict_keys(self, keys: NameKeys) -> tuple[str, float]:
+        """(section, probability) for one name's keys; the same numbers as ``predict_proba``'s row."""
+        _, total, best = self._exponentials(keys)
+        # The best section's exponential is exp(0) = 1.0, so its probability is 1.0 / total: the same bits as
+        # ``key_probabilities`` gives it, without dividing the other 19. index() takes the first of ties, as
+        # argmax does.
+        return self.sections[best], 1.0 / total
 
     def predict_batch(self, names: Sequence[str]) -> list[tuple[str, float]]:
         probabilities = self.predict_proba(names)

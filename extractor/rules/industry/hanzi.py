@@ -45,6 +45,12 @@ def _build_table() -> dict[int, str]:
 TRADITIONAL_TO_SIMPLIFIED: dict[int, str] = _build_table()
 
 
+# Most names have no traditional character: a set test is far cheaper than translate() with a dict table.
+_TRADITIONAL_CHARACTERS: frozenset[str] = frozenset(chr(code) for code in TRADITIONAL_TO_SIMPLIFIED)
+
+
 def to_simplified(text: str) -> str:
     """Map the traditional characters of the table to simplified; others are kept as they are."""
+    if _TRADITIONAL_CHARACTERS.isdisjoint(text):
+        return text
     return text.translate(TRADITIONAL_TO_SIMPLIFIED)

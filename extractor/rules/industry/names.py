@@ -105,6 +105,8 @@ def _strip_parentheses(text: str) -> str:
 
 
 def _strip_branch(text: str) -> str:
+    if not text.endswith(BRANCH_SUFFIXES):  # the common case, in one call
+        return text
     for suffix in BRANCH_SUFFIXES:
         if text.endswith(suffix) and len(text) - len(suffix) >= _MIN_KEY_LENGTH:
             parent = text[: -len(suffix)]

@@ -129,7 +129,8 @@ class IndustryResolver:
         best = _from_table(self.index.lookup_keys(keys))
         if (best is None or best.confidence < WEAK_TABLE_CONFIDENCE or "ambiguous" in (best.reason or "")) \
                 and self.classifier is not None:
-            section, probability = self.classifier.predict(employer_name)
+            # The keys are already computed: the classifier's features come from them too.
+            section, probability = self.classifier.predict_keys(keys)
             if best is None or probability > best.confidence:
                 best = Resolution(section, "classifier", round(probability, 4))
         threshold = self.min_confidence if min_confidence is None else min_confidence
