@@ -7,7 +7,7 @@ DEMO   ?= demo
 # Optional extras installed with the package (.ci/run adds ray).
 EXTRAS ?= test,onnx
 
-.PHONY: install demo test accuracy bench bench-heads clean
+.PHONY: install demo test accuracy industry-accuracy bench bench-heads clean
 
 $(BIN)/extractor: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,20 @@ bench-heads: install
 	$(BIN)/extractor $(if $(THREADS),--threads $(THREADS)) bench heads --schema schemas/resume_ner.yaml \
 	  --train $(HEADS_DIR)/train.jsonl --dev $(HEADS_DIR)/dev.jsonl --encoder $(HEADS_ENCODER) --heads gp,crf \
 	  --epochs $(HEADS_EPOCHS) --json $(HEADS_DIR)/heads.json
+
+# Industry accuracy and document exact match on the Resume NER dev bios with an industry label (issue 10):
+# resolvers fitted on the listed-company table, on that table without the dev bios' companies, and none.
+# INDUSTRY_MODEL: a model trained on Resume NER train (`make accuracy ENCODERS=bilstm HEADS=gp` writes one);
+# INDUSTRY_SPANS=gold scores the gold entities instead. Fitted resolvers go to $(BENCH_DIR)/industry.
+COMPANIES      ?= ../shared/data/companies/listed_companies.csv
+INDUSTRY_MODEL ?= $(BENCH_DIR)/bilstm-gp
+INDUSTRY_SPANS ?= model
+industry-accuracy: install
+	mkdir -p $(BENCH_DIR)/industry
+	$(BIN)/python ../shared/tools/resume_ner_docs.py $(RESUME_NER)/dev.char.bmes > $(BENCH_DIR)/dev.jsonl
+	$(BIN)/python benchmarks/industry_accuracy.py $(if $(filter gold,$(INDUSTRY_SPANS)),--gold-spans,--model $(INDUSTRY_MODEL)) \
+	  --dev-docs $(BENCH_DIR)/dev.jsonl --labels $(RESUME_NER)/industry_dev.jsonl --companies $(COMPANIES) \
+	  --work $(BENCH_DIR)/industry --json $(BENCH_DIR)/industry/accuracy-$(INDUSTRY_SPANS).json
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info
