@@ -51,8 +51,12 @@ def test_predict_writes_jsonl_parquet_and_csv(bilstm_model, data, tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout.strip().splitlines()[-1])["documents"] == 12
     rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    assert len(rows) == 12 and set(rows[0]) == {"doc_id", "entities", "fields"}
+    assert len(rows) == 12 and {"doc_id", "entities", "fields", "values"} <= set(rows[0])
+    assert set(rows[0]) <= {"doc_id", "entities", "fields", "values", "notes"}  # notes: why a field is empty
     assert set(rows[0]["fields"]) == {"education", "industry", "major"}
+    for row in rows:  # every value is traced: its field's string, its span and the rule that made it
+        for v in row["values"]:
+            assert v["value"] in row["fields"][v["field"]].split("|") and v["rule"]
     dev = {d.doc_id: d.text for d in read_documents(data / "dev.parquet")}
     for row in rows:
         for e in row["entities"]:

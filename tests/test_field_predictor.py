@@ -72,7 +72,7 @@ def test_arrow_in_arrow_out(predictor, docs):
     assert isinstance(out, pa.Table) and out.schema == predictor.arrow_schema()
     assert out.column_names == expected_columns(predictor)
     assert out.schema.field("field_values").type.value_type.names == \
-        ["field", "ordinal", "value", "code", "raw", "start", "end", "score", "rule"]
+        ["field", "ordinal", "value", "code", "raw", "start", "end", "score", "rule", "confidence"]
     assert out.schema.field("entities").type.value_type.names == ["start", "end", "label", "text", "score"]
     rows = out.to_pylist()
     predictions = predictor.predict_documents(docs)
