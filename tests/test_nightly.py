@@ -104,9 +104,9 @@ class Setup:
         return ["run", str(ROOT / "pipelines" / f"{self.pipeline}.yaml"),
                 *[x for k, v in settings.items() for x in ("--set", f"{k}={v}")], *extra]
 
-    def run(self, *extra, expect=0, **overrides):
-        result = CliRunner().invoke(main, self.args(*extra, **overrides), catch_exceptions=False,
-                                    env={"EXTRACTOR_WORKDIR": str(self.workdir)})
+    def run(self, *extra, expect=0, threads=None, **overrides):
+        env = {"EXTRACTOR_WORKDIR": str(self.workdir), **({"EXTRACTOR_THREADS": str(threads)} if threads else {})}
+        result = CliRunner().invoke(main, self.args(*extra, **overrides), catch_exceptions=False, env=env)
         assert result.exit_code == expect, result.output
         return json.loads(result.output.strip().splitlines()[-1]) if expect == 0 else result.output
 
@@ -360,14 +360,26 @@ sys.exit(main())
 """
 
 
+@pytest.fixture
+def torch_threads_restored():
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_run_killed_with_sigkill_is_finished_by_the_rerun(setup_for, tmp_path_factory, tiny_model, backend):
+def test_a_run_killed_with_sigkill_is_finished_by_the_rerun(setup_for, tmp_path_factory, tiny_model, backend,
+                                                           torch_threads_restored):
     s = setup_for("nightly", backend)
     docs = nightly_docs()
     s.write_source(docs)
     script = tmp_path_factory.mktemp("killable") / "killable.py"
     script.write_text(KILLABLE, encoding="utf-8")
-    env = dict(os.environ, EXTRACTOR_WORKDIR=str(s.workdir), PYTHONPATH=str(ROOT))
+    # One compute thread in every run below: with the onnx-int8 runtime a near-zero score of this barely
+    # trained model can flip with the thread count (a different ONNX Runtime session, other float sums).
+    env = dict(os.environ, EXTRACTOR_WORKDIR=str(s.workdir), PYTHONPATH=str(ROOT), EXTRACTOR_THREADS="1")
     proc = subprocess.Popen([sys.executable, str(script), *s.args(docs_per_commit="4")], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     committed = 0
@@ -386,7 +398,7 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_rerun(setup_for, tmp_path_
     committed = len(s.ledger())
     assert 8 <= committed < 40, committed
 
-    rerun = s.run()
+    rerun = s.run(threads=1, docs_per_commit="4")
     assert (rerun["n_processed"], rerun["n_skipped"]) == (40 - committed, committed)
     with s.engine().connect() as conn:
         statuses = [r[0] for r in conn.execute(select(db.runs.c.status).order_by(db.runs.c.run_id))]
@@ -398,6 +410,9 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_rerun(setup_for, tmp_path_
     # Exactly the rows an uninterrupted run writes: none missing, none extra.
     clean = Setup("nightly", "sqlite", tmp_path_factory.mktemp("clean"), tiny_model)
     clean.write_source(docs)
-    clean.run()
+    # The same documents per commit as the killed run: with the onnx-int8 runtime a document's scores
+    # depend on which documents share its batch (dynamic activation quantisation; an open issue), and
+    # the killed run's batches of 4 must meet the same batches here for the values to be comparable.
+    clean.run(docs_per_commit="4", threads=1)
     strip = lambda rs: sorted(r[:6] for r in rs)  # noqa: E731
     assert strip(rows) == strip(clean.value_rows())
