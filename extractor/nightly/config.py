@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_TYPES = ("parquet", "sql")
 SINK_TYPES = ("csv", "parquet")
+MAX_NAME_CHARS = 200
 PREDICT_KEYS = tuple(f.name for f in fields(PredictOptions))
 # Each key's type without Optional: what a value must be (checked by extractor.model.predict.option_problem).
 PREDICT_TYPES = {name: next((t for t in get_args(hint) if t is not type(None)), hint)
@@ -211,6 +212,10 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
     for key in ("source", "model", "database"):
         if not raw.get(key):
             raise PipelineError(f"{where}: missing required key {key!r}")
+    name = str(raw.get("name") or Path(where).stem)
+    if len(name) > MAX_NAME_CHARS or "\x00" in name:  # extractor_runs.pipeline is String(200)
+        raise PipelineError(f"{where}: name must be at most {MAX_NAME_CHARS} characters without NUL, "
+                            f"got {len(name)} characters")
     leftover = [m.group(0) for m in _VAR.finditer(yaml.safe_dump(raw, allow_unicode=True))]
     if leftover:
         raise PipelineError(f"{where}: unset variables {sorted(set(leftover))} (set them in the environment)")
@@ -240,7 +245,7 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
     report = ReportConfig(rep.get("directory"), float(rep.get("max_f1_drop", 0.02)), int(rep.get("examples", 10)),
                           int(rep.get("min_docs", 50)))
     return PipelineConfig(
-        name=str(raw.get("name") or Path(where).stem), source=source, model=str(raw["model"]),
+        name=name, source=source, model=str(raw["model"]),
         schema=str(raw["schema"]) if raw.get("schema") else None, database=str(raw["database"]),
         sinks=tuple(sinks), report=report, docs_per_commit=_positive(raw, "docs_per_commit", 256, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),

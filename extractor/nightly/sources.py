@@ -115,6 +115,8 @@ class SqlSource:
             raise SourceError(f"{safe_url(url)}: no such SQLite database file")
         self.total: Optional[int] = None  # unknown without a COUNT(*), which can cost as much as the read
         self.engine = make_engine(url)
+        if parsed.get_backend_name() == "sqlite":
+            _sqlite_source_connections(self.engine)
         try:
             if table:
                 insp = inspect(self.engine)
@@ -156,6 +158,23 @@ class SqlSource:
 
     def describe(self) -> str:
         return f"{safe_url(self.url)} {self.table or 'query'}"
+
+
+def _sqlite_source_connections(engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _per_record_decoding(dbapi_conn, _record) -> None:
+        # sqlite3 fails the whole fetch on one TEXT value that is not UTF-8; such a value comes through
+        # as bytes instead, and the record checks quarantine that one record.
+        dbapi_conn.text_factory = _utf8_or_bytes
+
+
+def _utf8_or_bytes(value: bytes) -> "str | bytes":
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(value)
 
 
 def _first_line(exc: BaseException) -> str:
