@@ -9,15 +9,19 @@ EXTRAS ?= test,onnx
 
 .PHONY: install demo test accuracy industry-accuracy bench bench-heads clean
 
-$(BIN)/extractor: setup.py
-	$(PYTHON) -m venv $(VENV)
+# One stamp per set of extras: a change of EXTRAS (make demo, then .ci/run adding ray) installs again.
+comma := ,
+INSTALLED := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+$(INSTALLED): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch first; the project's range accepts it, so no CUDA packages follow.
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-install: $(BIN)/extractor
+install: $(INSTALLED)
 
 demo: install
 	$(BIN)/extractor demo --workdir $(DEMO)

@@ -28,7 +28,7 @@ setup(
         "psycopg[binary]>=3.1",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "hypothesis>=6"],
         # ONNX export and ONNX Runtime inference (`extractor export`, runtime: onnx-int8).
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
         # `extractor run PIPELINE --engine ray`: the same pipeline on a Ray cluster (Ray Data; tested with 2.60).

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_TYPES = ("parquet", "sql")
 SINK_TYPES = ("csv", "parquet")
+MAX_NAME_CHARS = 200
 PREDICT_KEYS = tuple(f.name for f in fields(PredictOptions))
 # Each key's type without Optional: what a value must be (checked by extractor.model.predict.option_problem).
 PREDICT_TYPES = {name: next((t for t in get_args(hint) if t is not type(None)), hint)
@@ -138,7 +139,10 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> dict:
             if not isinstance(node.get(k), dict):
                 node[k] = {}
             node = node[k]
-        node[keys[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+        try:
+            node[keys[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+        except yaml.YAMLError as exc:
+            raise PipelineError(f"--set {dotted}: not a valid value ({' '.join(str(exc).split())})") from None
     return raw
 
 
@@ -211,6 +215,10 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
     for key in ("source", "model", "database"):
         if not raw.get(key):
             raise PipelineError(f"{where}: missing required key {key!r}")
+    name = str(raw.get("name") or Path(where).stem)
+    if len(name) > MAX_NAME_CHARS or "\x00" in name:  # extractor_runs.pipeline is String(200)
+        raise PipelineError(f"{where}: name must be at most {MAX_NAME_CHARS} characters without NUL, "
+                            f"got {len(name)} characters")
     leftover = [m.group(0) for m in _VAR.finditer(yaml.safe_dump(raw, allow_unicode=True))]
     if leftover:
         raise PipelineError(f"{where}: unset variables {sorted(set(leftover))} (set them in the environment)")
@@ -231,22 +239,55 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
             raise PipelineError(f"{where}: an sql source needs 'url' and exactly one of 'table' or 'query'")
         source = SourceConfig("sql", url=str(src["url"]), table=src.get("table"), query=src.get("query"),
                               columns=columns)
-    sinks = []
-    for i, s in enumerate(raw.get("sinks") or []):
-        if not isinstance(s, dict) or s.get("type") not in SINK_TYPES or not s.get("path"):
-            raise PipelineError(f"{where}: sinks[{i}] needs type ({'/'.join(SINK_TYPES)}) and path")
-        sinks.append(SinkConfig(s["type"], str(s["path"])))
-    rep = raw.get("report") or {}
-    report = ReportConfig(rep.get("directory"), float(rep.get("max_f1_drop", 0.02)), int(rep.get("examples", 10)),
-                          int(rep.get("min_docs", 50)))
+    sinks = parse_sinks(raw.get("sinks"), where)
+    report = parse_report(raw.get("report"), where)
     return PipelineConfig(
-        name=str(raw.get("name") or Path(where).stem), source=source, model=str(raw["model"]),
+        name=name, source=source, model=str(raw["model"]),
         schema=str(raw["schema"]) if raw.get("schema") else None, database=str(raw["database"]),
         sinks=tuple(sinks), report=report, docs_per_commit=_positive(raw, "docs_per_commit", 256, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
         predict=parse_predict(raw.get("predict"), where), ray=parse_ray(raw.get("ray"), where), path=where,
         industry=_industry(raw.get("industry"), where),
     )
+
+
+def parse_sinks(raw: Any, where: str) -> list[SinkConfig]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise PipelineError(f"{where}: sinks must be a list of {{type, path}} entries, got {raw!r}")
+    sinks = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict) or s.get("type") not in SINK_TYPES or not s.get("path"):
+            raise PipelineError(f"{where}: sinks[{i}] needs type ({'/'.join(SINK_TYPES)}) and path")
+        unknown = sorted(set(s) - {"type", "path"})
+        if unknown:
+            raise PipelineError(f"{where}: sinks[{i}] has unknown keys {unknown}; it takes type and path")
+        sinks.append(SinkConfig(s["type"], str(s["path"])))
+    return sinks
+
+
+def parse_report(raw: Any, where: str) -> ReportConfig:
+    """The ``report:`` section: exactly the fields of ``ReportConfig``, each of its type."""
+    if raw is None:
+        return ReportConfig()
+    keys = [f.name for f in fields(ReportConfig)]
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{where}: report must be a mapping (keys: {', '.join(keys)})")
+    unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise PipelineError(f"{where}: report has unknown keys {unknown}; it takes {', '.join(keys)}")
+    directory = raw.get("directory")
+    if directory is not None and (not isinstance(directory, str) or not directory.strip()):
+        raise PipelineError(f"{where}: report.directory must be a directory path, got {directory!r}")
+    drop = _number_text(raw.get("max_f1_drop", 0.02))
+    if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 <= drop <= 1:
+        raise PipelineError(f"{where}: report.max_f1_drop must be a number from 0 to 1, got {drop!r}")
+    for key in ("examples", "min_docs"):
+        value = raw.get(key, getattr(ReportConfig, key))
+        if not _is_int(value) or value < 0:
+            raise PipelineError(f"{where}: report.{key} must be a whole number of at least 0, got {value!r}")
+    return ReportConfig(directory, float(drop), raw.get("examples", 10), raw.get("min_docs", 50))
 
 
 def _industry(value: Any, where: str) -> Optional[str]:

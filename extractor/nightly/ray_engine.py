@@ -234,14 +234,16 @@ class RayRunner(PipelineRun):
         import numpy as np
         from tqdm.auto import tqdm
 
-        columns = self._columns("id", "text", "gold_entities", "gold_fields") if self.gold_configured else \
-            self._columns("id", "text")
+        # updated_at too: the checks quarantine a value too long for its column, at planning as later.
+        columns = self._columns("id", "text", "updated_at", "gold_entities", "gold_fields") \
+            if self.gold_configured else self._columns("id", "text", "updated_at")
         ds = self._dataset(ray, columns)
         if self.limit is not None:
             ds = ds.limit(self.limit)
         ds = ds.map_batches(plan_batch, batch_format="pyarrow", zero_copy_batch=True,
                             fn_kwargs={"columns": columns, "max_chars": self.cfg.max_chars,
-                                       "gold_configured": self.gold_configured})
+                                       "gold_configured": self.gold_configured,
+                                       "labels": list(self.loaded.labels)})
         ds.context.execution_options.preserve_order = True  # positions and "first one wins" follow the source
         ds.context.enable_progress_bars = False  # the driver draws its own bars (on a terminal)
         run = self.identity(summary)
@@ -284,7 +286,8 @@ class RayRunner(PipelineRun):
         ds = self._dataset(ray, columns)
         ds = ds.map_batches(select_planned, batch_format="pyarrow", zero_copy_batch=True,
                             fn_kwargs={"keys": [ray.put(keys)], "columns": columns, "max_chars": self.cfg.max_chars,
-                                       "gold_configured": self.gold_configured})
+                                       "gold_configured": self.gold_configured,
+                                       "labels": list(self.loaded.labels)})
         ds = ds.map_batches(FieldPredictor, batch_format="pyarrow", batch_size=self.cfg.ray.docs_per_call,
                             fn_constructor_kwargs={"model_dir": self.cfg.model, "options": options,
                                                    "settings": settings},

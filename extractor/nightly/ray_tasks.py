@@ -34,13 +34,13 @@ def _records(table, columns: dict) -> Iterator[SourceRecord]:
         yield SourceRecord(i, ids[i], texts[i], updated[i], gold_e[i], gold_f[i])
 
 
-def plan_batch(table, columns: dict, max_chars: int, gold_configured: bool):
+def plan_batch(table, columns: dict, max_chars: int, gold_configured: bool, labels=None):
     """Ray task: check and hash every record; small rows out, in input order (the text stays behind)."""
     import pyarrow as pa
 
     rows = []
     for rec in _records(table, columns):
-        checked = check_record(rec, max_chars, gold_configured)
+        checked = check_record(rec, max_chars, gold_configured, labels)
         if isinstance(checked, Quarantined):
             rows.append({"doc_id": checked.doc_id, "reason": checked.reason, "detail": checked.detail,
                          "preview": checked.preview, "content_hash": None})
@@ -50,7 +50,8 @@ def plan_batch(table, columns: dict, max_chars: int, gold_configured: bool):
     return pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in PLAN_COLUMNS]))
 
 
-def select_planned(table, keys: list, columns: dict, max_chars: int, gold_configured: bool):
+def select_planned(table, keys: list, columns: dict, max_chars: int, gold_configured: bool,
+                   labels=None):
     """Ray task: the planned documents of a batch as FieldPredictor input (doc_id, text) plus what the
     driver needs to commit them (_content_hash, _updated_at, and the gold labels for the report)."""
     import numpy as np
@@ -60,7 +61,7 @@ def select_planned(table, keys: list, columns: dict, max_chars: int, gold_config
     planned = ray.get(keys[0])  # sorted uint64, shared read-only through the object store
     rows = []
     for rec in _records(table, columns):
-        doc = check_record(rec, max_chars, gold_configured)
+        doc = check_record(rec, max_chars, gold_configured, labels)
         if not isinstance(doc, Document):
             continue
         digest = content_hash(doc.text)

@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import json
+import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Optional, Sequence
 
 from extractor.data.documents import Document, Entity
 from extractor.model.metrics import Scorer, gold_field_values
+from extractor.nightly.safe_files import exclusive_temporary, markdown_code, markdown_text, remove_stale_temporaries
 from extractor.rules.schema import Schema
 
 REPORT_FORMATS = ("json", "csv", "md", "html")
@@ -87,6 +89,8 @@ def write_report(report: dict, directory: str | Path, max_f1_drop: float,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     latest = directory / "latest.json"
+    remove_stale_temporaries(latest)
+    (directory / "latest.json.tmp").unlink(missing_ok=True)  # the name releases before this one used
     comparable = report["n_docs"] >= min_docs
     previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() and comparable else None
     regressions = compare(report, previous, max_f1_drop)
@@ -101,8 +105,9 @@ def write_report(report: dict, directory: str | Path, max_f1_drop: float,
     paths["md"].write_text(report_markdown(report, previous), encoding="utf-8")
     paths["html"].write_text(report_html(report, previous), encoding="utf-8")
     if comparable:
-        tmp = latest.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        fd, tmp = exclusive_temporary(latest, f"tmp-{os.getpid()}")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(report, indent=2, ensure_ascii=False))
         tmp.replace(latest)  # the comparison baseline only moves once the whole report is written
     return paths, regressions
 
@@ -154,7 +159,8 @@ def report_markdown(report: dict, previous: Optional[dict] = None) -> str:
         lines += ["", f"## {kind.replace('_', ' ').capitalize()}", ""]
         for name, items in report["examples"][kind].items():
             for ex in items[:5]:
-                lines.append(f"- {name} `{ex['doc_id']}`: gold {ex['gold']!s}, predicted {ex['predicted']!s}")
+                lines.append(f"- {name} {markdown_code(ex['doc_id'])}: gold {markdown_text(ex['gold'])}, "
+                             f"predicted {markdown_text(ex['predicted'])}")
     return "\n".join(lines) + "\n"
 
 

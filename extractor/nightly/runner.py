@@ -227,7 +227,7 @@ class Runner(PipelineRun):
         assert self.predictor is not None
         items: list[Candidate | Quarantined] = []
         for rec in records:
-            checked = check_record(rec, self.cfg.max_chars, self.gold_configured)
+            checked = check_record(rec, self.cfg.max_chars, self.gold_configured, self.loaded.labels)
             items.append(checked if isinstance(checked, Quarantined) else
                          Candidate(rec.position, checked.doc_id, content_hash(checked.text), None, rec.updated_at,
                                    checked))

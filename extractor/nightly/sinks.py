@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from extractor.nightly import database as db
 from extractor.nightly.config import SinkConfig
 from extractor.nightly.outputs import wide_arrow_schema, wide_columns, wide_row
+from extractor.nightly.safe_files import csv_cell, exclusive_temporary, remove_stale_temporaries
 from extractor.rules.schema import Schema
 
 log = logging.getLogger(__name__)
@@ -59,21 +60,25 @@ class _WideTableFiles:
         for sink in sinks:
             final = Path(sink.path)
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+            remove_stale_temporaries(final)
+            fd, tmp = exclusive_temporary(final, f"tmp-{os.getpid()}")
             self.paths[sink.type] = (tmp, final)
             if sink.type == "csv":
-                fh = stack.enter_context(tmp.open("w", encoding="utf-8", newline=""))
+                fh = stack.enter_context(os.fdopen(fd, "w", encoding="utf-8", newline=""))
                 writer = csv.DictWriter(fh, fieldnames=wide_columns(schema))
                 writer.writeheader()
                 self.csv_writers.append(writer)
             else:
-                writer = pq.ParquetWriter(tmp, self.arrow_schema)
+                raw = stack.enter_context(os.fdopen(fd, "wb"))
+                writer = pq.ParquetWriter(raw, self.arrow_schema)
                 stack.callback(writer.close)
                 self.parquet_writers.append(writer)
 
     def write_row(self, row: dict) -> None:
-        for writer in self.csv_writers:
-            writer.writerow(row)
+        if self.csv_writers:
+            cells = {key: csv_cell(value) for key, value in row.items()}  # a value is no spreadsheet formula
+            for writer in self.csv_writers:
+                writer.writerow(cells)
 
     def write_chunk(self, rows: list[dict]) -> None:
         import pyarrow as pa

@@ -6,6 +6,7 @@ unreachable database): ``SourceError`` / ``DatabaseError`` with a clear message.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -114,7 +115,11 @@ class SqlSource:
             # SQLite would quietly create an empty database: a typo must not read as "no documents".
             raise SourceError(f"{safe_url(url)}: no such SQLite database file")
         self.total: Optional[int] = None  # unknown without a COUNT(*), which can cost as much as the read
+        if query:
+            _one_statement(query, safe_url(url))
         self.engine = make_engine(url)
+        if parsed.get_backend_name() == "sqlite":
+            _sqlite_source_connections(self.engine)
         try:
             if table:
                 insp = inspect(self.engine)
@@ -122,8 +127,8 @@ class SqlSource:
                     raise SourceError(f"{safe_url(url)}: no table {table!r}")
                 have = [c["name"] for c in insp.get_columns(table)]
             else:
-                with self.engine.connect() as conn:
-                    have = list(conn.exec_driver_sql(f"SELECT * FROM ({query}) AS q WHERE 1 = 0").keys())
+                with _read_only(self.engine.connect()) as conn:
+                    have = list(conn.exec_driver_sql(f"SELECT * FROM ({query}\n) AS q WHERE 1 = 0").keys())
         except sa_exc.OperationalError as exc:
             raise DatabaseError(f"{safe_url(url)}: cannot read the source: {_first_line(exc)}") from None
         except sa_exc.ProgrammingError as exc:
@@ -137,14 +142,14 @@ class SqlSource:
         if self.table:
             # Ordered by id: a rerun meets documents in the same order, so batches line up with the ledger.
             return select(*cols).select_from(table(self.table)).order_by(column(self.columns.id))
-        return select(*cols).select_from(text(f"({self.query}) AS q"))
+        return select(*cols).select_from(text(f"({self.query}\n) AS q"))  # \n: a trailing -- comment ends before ")"
 
     def __iter__(self) -> Iterator[SourceRecord]:
         from sqlalchemy import exc as sa_exc
 
         position = 0
         try:
-            with self.engine.connect() as conn:
+            with _read_only(self.engine.connect()) as conn:
                 result = conn.execution_options(stream_results=True, yield_per=self.batch_rows).execute(
                     self._select())
                 for row in result.mappings():
@@ -156,6 +161,70 @@ class SqlSource:
 
     def describe(self) -> str:
         return f"{safe_url(self.url)} {self.table or 'query'}"
+
+
+def _read_only(conn):
+    """``conn`` in read-only transactions where the database has them (PostgreSQL); SQLite source
+    connections are read-only from the start (``_sqlite_source_connections``)."""
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(postgresql_readonly=True)
+    return conn
+
+
+def _one_statement(query: str, where: str) -> None:
+    """Refuse a query that is more than one statement: a ';' outside strings, quoted names and comments.
+    The query is pasted into ``SELECT ... FROM (query)``, so a second statement would run as it is."""
+    i, n = 0, len(query)
+    while i < n:
+        ch, two = query[i], query[i:i + 2]
+        if two == "--":
+            end = query.find("\n", i)
+        elif two == "/*":
+            end = query.find("*/", i + 2) + 1 or n
+        elif ch in "'\"`":
+            end = _closing_quote(query, i, ch)
+        elif ch == "$" and _DOLLAR_TAG.match(query, i):
+            tag = _DOLLAR_TAG.match(query, i).group(0)
+            found = query.find(tag, i + len(tag))
+            end = n if found < 0 else found + len(tag) - 1
+        elif ch == ";":
+            raise SourceError(f"{where}: source.query must be a single SELECT statement; it has a ';' at "
+                              f"character {i + 1}")
+        else:
+            end = i
+        i = (n if end < 0 else end) + 1
+
+
+_DOLLAR_TAG = re.compile(r"\$[A-Za-z_]*\$")  # PostgreSQL's $$...$$ and $tag$...$tag$ strings
+
+
+def _closing_quote(query: str, start: int, quote: str) -> int:
+    """The offset of the quote that closes the one at ``start`` (a doubled quote is an escaped one)."""
+    i = start + 1
+    while True:
+        i = query.find(quote, i)
+        if i < 0 or query[i + 1:i + 2] != quote:
+            return i
+        i += 2
+
+
+def _sqlite_source_connections(engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _per_record_decoding(dbapi_conn, _record) -> None:
+        # sqlite3 fails the whole fetch on one TEXT value that is not UTF-8; such a value comes through
+        # as bytes instead, and the record checks quarantine that one record.
+        dbapi_conn.text_factory = _utf8_or_bytes
+        # The source is only read: even a query that slipped a write past _one_statement cannot write.
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+
+def _utf8_or_bytes(value: bytes) -> "str | bytes":
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(value)
 
 
 def _first_line(exc: BaseException) -> str:
