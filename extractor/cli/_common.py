@@ -128,3 +128,11 @@ INDUSTRY = click.option(
     help="The industry resolver (a directory from `extractor industry fit`: company table and name "
          "classifier) for fields that take their industry from the employer; `none`: the GB/T 4754 "
          "keyword rules only. Default: what the schema names.")
+
+
+def prediction_options(command: Callable) -> Callable:
+    """The options of every command that predicts and builds fields: batching, span length, runtime,
+    rules and industry resolver (in the order --help lists them)."""
+    for option in reversed((BATCH_SIZE, BATCH_TOKENS, MAX_SPAN_LEN, RUNTIME, RULES_SCHEMA, INDUSTRY)):
+        command = option(command)
+    return command

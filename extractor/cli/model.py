@@ -10,19 +10,14 @@ from typing import Optional
 import click
 
 from extractor.cli._common import (
-    BATCH_SIZE,
-    BATCH_TOKENS,
     ENCODER_OPTIONS,
-    INDUSTRY,
-    MAX_SPAN_LEN,
     MODEL_DIR,
-    RULES_SCHEMA,
-    RUNTIME,
     echo_json,
     existing_file,
     friendly_errors,
     parse_key_values,
     predict_options,
+    prediction_options,
     progress,
     seed_option,
     with_progress,
@@ -140,12 +135,7 @@ def predict_file(model_dir: Path, input_path: Path, output: Path, options: Predi
 @click.option("--input", "input_path", type=existing_file(), required=True, help="Documents (.jsonl or .parquet).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help=".jsonl or .parquet (one row per document) or .csv (one row per span).")
-@BATCH_SIZE
-@BATCH_TOKENS
-@MAX_SPAN_LEN
-@RUNTIME
-@RULES_SCHEMA
-@INDUSTRY
+@prediction_options
 @friendly_errors
 def predict(model_dir: Path, input_path: Path, output: Path, batch_size: int, batch_tokens: Optional[int],
             max_span_len: Optional[int], runtime: str, schema_path: Optional[Path], industry: Optional[str]) -> None:
@@ -172,12 +162,7 @@ def evaluate_file(model_dir: Path, gold: Path, options: PredictOptions, schema: 
 @MODEL_DIR
 @click.option("--gold", type=existing_file(), required=True, help="Documents with gold entities and/or fields.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the metrics as JSON here.")
-@BATCH_SIZE
-@BATCH_TOKENS
-@MAX_SPAN_LEN
-@RUNTIME
-@RULES_SCHEMA
-@INDUSTRY
+@prediction_options
 @friendly_errors
 def evaluate(model_dir: Path, gold: Path, output: Optional[Path], batch_size: int, batch_tokens: Optional[int],
              max_span_len: Optional[int], runtime: str, schema_path: Optional[Path], industry: Optional[str]) -> None:

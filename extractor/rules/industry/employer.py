@@ -22,9 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-import yaml
-
 from extractor.paths import SCHEMAS_DIR
+from extractor.rules.yaml_file import read_yaml
 
 DEFAULT_POLICY_PATH = SCHEMAS_DIR / "industry" / "employer_policy.yaml"
 
@@ -232,11 +231,7 @@ def _read_date_cues(reader: _Reader) -> list[DateCue]:
 def load_policy(path: str | Path | None = None) -> EmployerPolicy:
     """Parse a policy YAML file (default: the project's) into an EmployerPolicy."""
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise PolicyError(f"{path}: not valid YAML ({error})") from None
-    return EmployerPolicy.from_dict(raw, source=str(path))
+    return EmployerPolicy.from_dict(read_yaml(path, PolicyError), source=str(path))
 
 
 default_policy = lru_cache(maxsize=1)(load_policy)  # the project's policy, parsed once

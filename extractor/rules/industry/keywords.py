@@ -19,9 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
-
 from extractor.paths import SCHEMAS_DIR
+from extractor.rules.yaml_file import read_yaml
 
 DEFAULT_KEYWORDS_PATH = SCHEMAS_DIR / "industry" / "gbt4754_keywords.yaml"
 
@@ -161,11 +160,7 @@ def _read_divisions(raw: Mapping, source: str, tiers: Mapping[str, int], confide
 def load_keywords(path: str | Path | None = None) -> KeywordTable:
     """Parse a keyword YAML file (default: the project's) into a KeywordTable."""
     path = Path(path) if path is not None else DEFAULT_KEYWORDS_PATH
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise KeywordTableError(f"{path}: not valid YAML ({error})") from None
-    return KeywordTable.from_dict(raw, source=str(path))
+    return KeywordTable.from_dict(read_yaml(path, KeywordTableError), source=str(path))
 
 
 @lru_cache(maxsize=1)
