@@ -25,6 +25,7 @@ from extractor.model.export import prepare_runtime
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
 from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
+from extractor.nightly.lease import PipelineLease
 from extractor.nightly.ledger import (
     BatchOutcome,
     Candidate,
@@ -122,16 +123,22 @@ class PipelineRun:
         raise NotImplementedError
 
     def run(self) -> RunSummary:
-        summary = self._start()
+        # Runs of a pipeline never overlap: a second one waits for the lease, or exits 6 (LeaseHeld).
+        self.lease = PipelineLease(self.engine, self.cfg.name, self.cfg.lease)
+        self.lease.acquire()
         try:
-            self._process(summary)
-            summary.outputs = self.export_sinks()
-            if self.collector is not None and self.collector.n_docs:
-                self._report(summary)
-            self._finish(summary, "succeeded")
-        except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
-            self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            summary = self._start()
+            try:
+                self._process(summary)
+                summary.outputs = self.export_sinks()
+                if self.collector is not None and self.collector.n_docs:
+                    self._report(summary)
+                self._finish(summary, "succeeded")
+            except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
+                self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+        finally:
+            self.lease.release()
         log.info("run %d %s: read %d, processed %d, skipped %d, quarantined %d, windows %d",
                  summary.run_id, summary.status, summary.n_read, summary.n_processed, summary.n_skipped,
                  summary.n_quarantined, summary.n_windows)
@@ -140,7 +147,8 @@ class PipelineRun:
     def _start(self) -> RunSummary:
         now = datetime.now(timezone.utc)
         with self.engine.begin() as conn:
-            # Nightly runs of one pipeline do not overlap: one still 'running' was killed.
+            # This run holds the pipeline's lease, so no other run of it is alive: one still 'running' was
+            # killed (or, its lease taken over as stale, is as good as dead: its commits now fail).
             stale = conn.execute(update(db.runs).where(and_(db.runs.c.pipeline == self.cfg.name,
                                                             db.runs.c.status == "running"))
                                  .values(status="interrupted")).rowcount
@@ -148,6 +156,7 @@ class PipelineRun:
                 pipeline=self.cfg.name, model_version=self.model_version, rules_version=self.rules_version,
                 started_at=now, status="running", full_refresh=int(self.full_refresh),
             ).returning(db.runs.c.run_id)).scalar_one()
+            self.lease.set_run(conn, run_id)
         if stale:
             log.warning("%d earlier run(s) of %s never finished (killed?); marked interrupted", stale, self.cfg.name)
         log.info("run %d of %s (%s engine): source %s, model %s, rules %s%s", run_id, self.cfg.name, self.engine_name,
@@ -157,7 +166,8 @@ class PipelineRun:
 
     def identity(self, summary: RunSummary) -> RunIdentity:
         """This run as the ledger sees it."""
-        return RunIdentity(summary.run_id, self.model_version, self.rules_version, self.full_refresh)
+        return RunIdentity(summary.run_id, self.model_version, self.rules_version, self.full_refresh,
+                           self.lease.token)
 
     def _finish(self, summary: RunSummary, status: str, message: Optional[str] = None) -> None:
         summary.status = status
