@@ -58,6 +58,8 @@ runs = Table(
     Column("n_quarantined", Integer, nullable=False, default=0),
     Column("n_windows", Integer, nullable=False, default=0),
     Column("message", Text),
+    Column("runtime", String(32)),  # what ran the network: torch, onnx-int8, ... (migration 0004)
+    Column("engine", String(16)),  # local | ray (migration 0004)
 )
 
 # One row per document ever processed: what was processed, with which model and rules.

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from extractor.model.directory import LoadedModel
 from extractor.model.export import prepare_runtime
+from extractor.model.predict import prediction_version
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
 from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
@@ -95,7 +96,8 @@ class PipelineRun:
                  progress: bool = False):
         self.cfg, self.full_refresh, self.limit, self.progress = cfg, full_refresh, limit, progress
         self.loaded, self.schema = self._load()
-        self.model_version = self.loaded.version
+        # The weights and the value-changing predict options: the version the ledger, field values and sinks use.
+        self.model_version = prediction_version(self.loaded, cfg.predict)
         self.rules_version = self.schema.rules_version
         self.source = self._open_source()  # fails now (missing file/column) rather than mid-run
         self.engine: Engine = db.make_engine(cfg.database)
@@ -155,6 +157,7 @@ class PipelineRun:
             run_id = conn.execute(insert(db.runs).values(
                 pipeline=self.cfg.name, model_version=self.model_version, rules_version=self.rules_version,
                 started_at=now, status="running", full_refresh=int(self.full_refresh),
+                runtime=self.cfg.predict.runtime, engine=self.engine_name,
             ).returning(db.runs.c.run_id)).scalar_one()
             self.lease.set_run(conn, run_id)
         if stale:
