@@ -324,8 +324,8 @@ def test_db_commands_upgrade_downgrade_and_report_the_revision(tmp_path, backend
         assert result.exit_code == 0, result.output
         return json.loads(result.output.strip().splitlines()[-1])
 
-    assert db_cli("current") == {"url": url, "revision": None, "head": "0002"}
-    assert db_cli("upgrade")["revision"] == "0002"
+    assert db_cli("current") == {"url": url, "revision": None, "head": db.head()}
+    assert db_cli("upgrade")["revision"] == db.head()
     with create_engine(url).connect() as conn:
         from sqlalchemy import inspect
 

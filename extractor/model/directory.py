@@ -3,7 +3,8 @@ self-contained directory.
 
 A model directory, like Hugging Face's ``save_pretrained`` output:
 
-    config.json        labels, encoder spec, head, window settings, model_version
+    config.json        labels, encoder spec, head, window settings, model_version, weights_sha256
+                       (the weights file's SHA-256, checked on loading)
     model.safetensors  all weights (no pickles)
     vocab.json         character vocabulary (from-scratch encoders), or
     encoder/           Hugging Face config + tokenizer files (transformer encoders)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -29,6 +31,13 @@ from extractor.model.tokenization import CharTokenizer, HFTokenizer, Tokenizer
 from extractor.rules.schema import Schema
 
 FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+
+log = logging.getLogger(__name__)
+
+
+class ModelIntegrityError(ValueError):
+    """The weights file is not the one config.json was saved with (corrupted, truncated or replaced)."""
 
 
 class SpanExtractor(nn.Module):
@@ -73,10 +82,12 @@ def save_model(directory: str | Path, loaded: LoadedModel, metrics: Optional[dic
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in loaded.model.state_dict().items()}
-    weights = directory / "model.safetensors"
+    weights = directory / WEIGHTS_FILE
     save_file(state, str(weights), metadata={"format": "pt"})
     config = dict(loaded.config, format_version=FORMAT_VERSION, created_by=f"extractor {__version__}")
-    config["model_version"] = _file_digest(weights)
+    digest = file_sha256(weights)
+    config["model_version"] = digest[:16]
+    config["weights_sha256"] = digest  # checked by load_model: the version must describe these very weights
     if config["tokenizer"] == "char":
         loaded.tokenizer.save(directory)
     else:
@@ -113,7 +124,8 @@ def load_model(directory: str | Path) -> LoadedModel:
 
         hf_config = AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True)
     model = build_model(config, hf_config)
-    state = load_file(str(directory / "model.safetensors"))
+    check_weights(directory, config)
+    state = load_file(str(directory / WEIGHTS_FILE))
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Some HF models keep non-persistent buffers (position ids) out of the state dict; weights must all match.
     missing = [k for k in missing if not k.endswith("position_ids")]
@@ -124,9 +136,32 @@ def load_model(directory: str | Path) -> LoadedModel:
     return LoadedModel(model, tokenizer, config, schema, directory)
 
 
-def _file_digest(path: Path) -> str:
+_warned_unchecked: set[Path] = set()
+
+
+def check_weights(directory: Path, config: dict) -> None:
+    """Refuse weights that are not the ones saved with ``config`` (their version would be a lie). Directories
+    saved before config.json kept ``weights_sha256`` load unchecked, with one log line per directory."""
+    weights = directory / WEIGHTS_FILE
+    expected = config.get("weights_sha256")
+    if expected is None:
+        if directory not in _warned_unchecked:
+            _warned_unchecked.add(directory)
+            log.info("%s: config.json has no weights_sha256 (saved by an older extractor); weights not checked",
+                     directory)
+        return
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights}: missing; the model directory is incomplete")
+    actual = file_sha256(weights)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{weights}: weights do not match config.json (sha256 {actual[:16]}, saved as {expected[:16]}): "
+            "the file is corrupted or was replaced; restore the model directory or retrain it")
+
+
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()[:16]
+    return h.hexdigest()

@@ -1,6 +1,8 @@
 """Documents in, entity spans out: windows -> model -> spans -> merged per document."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, get_args, get_type_hints
@@ -78,6 +80,26 @@ def option_problem(name: str, value: Any) -> Optional[str]:
     if kind is str and not isinstance(value, str):
         return f"must be a string{or_null}, got {value!r}"
     return None
+
+
+# The options that change which values come out (the rest only change speed): part of the model version a
+# pipeline records, so that changing one reprocesses every document.
+VALUE_OPTIONS = ("threshold", "max_span_len", "window_tokens", "window_stride")
+
+
+def prediction_version(loaded: LoadedModel, options: PredictOptions) -> str:
+    """The version of what ``loaded`` predicts with ``options``: the weights' version, followed by ``+p`` and
+    a short hash of the value-changing options that differ from the model's own settings (none differ: the
+    weights' version alone, as before)."""
+    window = loaded.config["window"]
+    own = {"threshold": 0.0, "max_span_len": loaded.config.get("max_span_len"),
+           "window_tokens": window["max_tokens"], "window_stride": window["stride"]}
+    changed = {key: getattr(options, key) for key in VALUE_OPTIONS
+               if getattr(options, key) is not None and getattr(options, key) != own[key]}
+    if not changed:
+        return loaded.version
+    digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{loaded.version}+p{digest}"
 
 
 class Predictor:

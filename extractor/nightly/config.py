@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Sequence, get_args, get_type_hints
 import yaml
 
 from extractor.model.predict import PredictOptions
+from extractor.nightly.lease import LeaseConfig, parse_lease
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class PipelineConfig:
     # The industry resolver for employer-derived fields (a directory from `extractor industry fit`), or
     # "none" for keyword rules only; None: what the schema names. Part of the rules version.
     industry: Optional[str] = None
+    lease: LeaseConfig = field(default_factory=LeaseConfig)  # one run of the pipeline at a time (lease.py)
 
 
 def expand(value: Any, variables: Mapping[str, str]) -> Any:
@@ -209,7 +211,7 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}  # the caller's stays as it was
     warn_deprecated([*deprecated_overrides, *move_deprecated_keys(raw, where)], where)
     unknown = set(raw) - {"name", "source", "model", "schema", "database", "sinks", "report", "docs_per_commit",
-                          "max_chars", "predict", "ray", "industry"}
+                          "max_chars", "predict", "ray", "industry", "lease"}
     if unknown:
         raise PipelineError(f"{where}: unknown keys {sorted(unknown)}")
     for key in ("source", "model", "database"):
@@ -247,7 +249,7 @@ def parse_pipeline(raw: dict, where: str, deprecated_overrides: Sequence[str] = 
         sinks=tuple(sinks), report=report, docs_per_commit=_positive(raw, "docs_per_commit", 256, where),
         max_chars=_positive(raw, "max_chars", 200_000, where),
         predict=parse_predict(raw.get("predict"), where), ray=parse_ray(raw.get("ray"), where), path=where,
-        industry=_industry(raw.get("industry"), where),
+        industry=_industry(raw.get("industry"), where), lease=parse_lease(raw.get("lease"), where),
     )
 
 

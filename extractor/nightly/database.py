@@ -6,8 +6,9 @@ migrations in ``migrations/``; ``ensure_schema`` applies them on first use.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from sqlalchemy import (
     Column,
@@ -57,6 +58,8 @@ runs = Table(
     Column("n_quarantined", Integer, nullable=False, default=0),
     Column("n_windows", Integer, nullable=False, default=0),
     Column("message", Text),
+    Column("runtime", String(32)),  # what ran the network: torch, onnx-int8, ... (migration 0004)
+    Column("engine", String(16)),  # local | ray (migration 0004)
 )
 
 # One row per document ever processed: what was processed, with which model and rules.
@@ -104,6 +107,17 @@ quarantine = Table(
     Column("text_preview", Text),
     Column("quarantined_at", DateTime(timezone=True), nullable=False),
     Index("ix_quarantine_run", "run_id"),
+)
+
+
+# One row per pipeline whose run holds the lease (extractor/nightly/lease.py; migration 0003).
+leases = Table(
+    "extractor_leases", metadata,
+    Column("pipeline", String(200), primary_key=True),
+    Column("owner", String(300), nullable=False),  # host:pid:uuid of the holding process
+    Column("run_id", Integer),  # the holder's run, once its row is written
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -201,16 +215,57 @@ def head() -> str:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Apply pending migrations (first use of a database, or after an upgrade of the package)."""
+    """Apply pending migrations (first use of a database, or after an upgrade of the package). Two runs
+    starting on a new database at once must not both migrate it: the check and the upgrade hold a lock."""
     url = engine.url.render_as_string(hide_password=False)
     check_connection(engine)
-    with engine.connect() as conn:
-        from alembic.runtime.migration import MigrationContext
+    if _revision(engine) == head():
+        return
+    with migration_lock(engine):
+        at = _revision(engine)  # again: the run that held the lock before may have migrated it
+        if at != head():
+            log.info("database %s at revision %s: upgrading to %s", safe_url(url), at, head())
+            upgrade(url)
 
-        at = MigrationContext.configure(conn).get_current_revision()
-    if at != head():
-        log.info("database %s at revision %s: upgrading to %s", safe_url(url), at, head())
-        upgrade(url)
+
+def _revision(engine: Engine) -> Optional[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# pg_advisory_lock's key for "migrating this database" (any constant shared by every extractor process).
+MIGRATION_LOCK_KEY = 0x6578747261637472  # "extractr"
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held while migrating: an exclusive fcntl lock on ``<database>.migrate.lock`` beside a SQLite file, a
+    session-level ``pg_advisory_lock`` on PostgreSQL; nothing elsewhere (an in-memory database)."""
+    backend, database = engine.url.get_backend_name(), engine.url.database
+    if backend == "sqlite" and database and database != ":memory:":
+        import fcntl
+
+        with open(f"{database}.migrate.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    elif backend == "postgresql":
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+    else:
+        yield
 
 
 def _alembic(fn, url: str, revision: str) -> None:

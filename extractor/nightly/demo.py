@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,8 +46,8 @@ resumes = Table(
 
 
 def prepare_demo(workdir: Path, schema_path: Path, n_train: int = 600, n_dev: int = 100, n_nightly: int = 300,
-                 epochs: int = 8, max_minutes: float = 4.0, seed: int = 0, progress: bool = False,
-                 encoder_options: Optional[dict] = None) -> Path:
+                 epochs: int = 8, max_minutes: float = 30.0, seed: int = 0, progress: bool = False,
+                 encoder_options: Optional[dict] = None, min_f1: Optional[float] = None) -> Path:
     """Sample résumés into ``workdir/resumes.db`` and ``workdir/resumes.parquet``; train ``workdir/model`` if absent."""
     workdir.mkdir(parents=True, exist_ok=True)
     schema = Schema.load(schema_path)
@@ -69,8 +70,12 @@ def prepare_demo(workdir: Path, schema_path: Path, n_train: int = 600, n_dev: in
 
     model_dir = workdir / "model"
     if (model_dir / "config.json").exists():
-        log.info("using the model already in %s (delete it to retrain)", model_dir)
-        return model_dir
+        problem = unusable_model(model_dir, min_f1)
+        if problem is None:
+            log.info("using the model already in %s (delete it to retrain)", model_dir)
+            return model_dir
+        log.warning("the model in %s is unusable (%s): training it again", model_dir, problem)
+        shutil.rmtree(model_dir)
     train_docs = list(generate_documents(n_train, seed=seed + 1))
     dev_docs = list(generate_documents(n_dev, seed=seed + 2))
     write_documents(train_docs, workdir / "train.jsonl")
@@ -79,7 +84,32 @@ def prepare_demo(workdir: Path, schema_path: Path, n_train: int = 600, n_dev: in
     cfg = TrainConfig(epochs=epochs, max_minutes=max_minutes, seed=seed, patience=3,
                       encoder_options=encoder_options if encoder_options is not None else small)
     train(cfg, schema, train_docs, dev_docs, model_dir, progress=progress)
+    problem = unusable_model(model_dir, min_f1)
+    if problem is not None:  # never leave a model behind that every later demo would reuse
+        shutil.rmtree(model_dir, ignore_errors=True)
+        raise ValueError(f"{model_dir}: the demo model is unusable ({problem}) and was not kept; run the demo "
+                         f"again with more --epochs (now {epochs}) or a larger --max-minutes (now {max_minutes:g}, "
+                         "a safety cap that a busy machine may hit)")
     return model_dir
+
+
+# A demo model below this dev micro-F1 would make a demo of nothing (the sample data is easy: a few epochs
+# of the small BiLSTM reach 0.9).
+DEMO_MIN_F1 = 0.5
+
+
+def unusable_model(model_dir: Path, min_f1: Optional[float] = None) -> Optional[str]:
+    """Why the demo model in ``model_dir`` must not be used (its metrics.json's best dev micro-F1 is missing
+    or below ``min_f1``, default ``DEMO_MIN_F1``), or None."""
+    floor = DEMO_MIN_F1 if min_f1 is None else min_f1
+    try:
+        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        f1 = float(metrics["dev"]["micro"]["f1"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no best dev micro-F1 in its metrics.json"
+    if f1 < floor:
+        return f"best dev micro-F1 {f1:.3f}, below {floor}"
+    return None
 
 
 def prepare_industry_resolver(workdir: Path) -> Path:
@@ -100,11 +130,12 @@ def prepare_industry_resolver(workdir: Path) -> Path:
 
 
 def run_demo(workdir: Path, schema_path: Path, pipeline: Path = DEFAULT_PIPELINE, n_train: int = 600,
-             n_dev: int = 100, n_nightly: int = 300, epochs: int = 8, max_minutes: float = 4.0, seed: int = 0,
-             progress: bool = False, encoder_options: Optional[dict] = None, full_refresh: bool = False) -> dict:
+             n_dev: int = 100, n_nightly: int = 300, epochs: int = 8, max_minutes: float = 30.0, seed: int = 0,
+             progress: bool = False, encoder_options: Optional[dict] = None, full_refresh: bool = False,
+             min_f1: Optional[float] = None) -> dict:
     """Prepare ``workdir`` and run ``pipeline`` on it; prints and returns the accuracy report."""
     prepare_demo(workdir, schema_path, n_train, n_dev, n_nightly, epochs, max_minutes, seed, progress,
-                 encoder_options)
+                 encoder_options, min_f1)
     cfg = load_pipeline(pipeline, variables={"EXTRACTOR_WORKDIR": str(workdir)})
     if cfg.schema and not Path(cfg.schema).is_absolute() and not Path(cfg.schema).exists():
         # The shipped pipelines name schemas/... relative to the repository root; the demo may run elsewhere.

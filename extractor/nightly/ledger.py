@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from extractor.data.documents import Document
 from extractor.nightly import database as db
+from extractor.nightly.lease import LeaseToken, renew
 from extractor.nightly.records import Quarantined, preview
 from extractor.rules.fields import FieldValue
 
@@ -35,6 +36,8 @@ class RunIdentity:
     model_version: str
     rules_version: str
     full_refresh: bool = False
+    # The run's hold on its pipeline's lease: every batch commit renews it, and commits nothing once lost.
+    lease: Optional[LeaseToken] = None
 
 
 @dataclass
@@ -238,6 +241,8 @@ def commit_batch(engine: Engine, run: RunIdentity, processed: Sequence[Processed
     outcome = BatchOutcome(n_read, len(processed), list(skipped), list(quarantined),
                            sum(p.n_windows for p in processed))
     with engine.begin() as conn:  # the one transaction: a run killed now loses this batch, nothing else
+        if run.lease is not None:
+            renew(conn, run.lease)
         _replace_results(conn, run, processed)
         _mark_seen(conn, run, outcome.skipped)
         _insert_quarantine(conn, run, outcome.quarantined)

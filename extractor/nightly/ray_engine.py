@@ -281,7 +281,7 @@ class RayRunner(PipelineRun):
 
         columns = self._columns("id", "text", "updated_at", "gold_entities", "gold_fields")
         options = replace(self.cfg.predict, threads=pool.threads)
-        settings = field_predictor_settings(self.cfg, self.schema, model_version=self.model_version,
+        settings = field_predictor_settings(self.cfg, self.schema, model_version=self.loaded.version,
                                             keep_text=self.gold_configured)
         ds = self._dataset(ray, columns)
         ds = ds.map_batches(select_planned, batch_format="pyarrow", zero_copy_batch=True,

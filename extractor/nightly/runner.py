@@ -22,9 +22,11 @@ from sqlalchemy.engine import Engine
 
 from extractor.model.directory import LoadedModel
 from extractor.model.export import prepare_runtime
+from extractor.model.predict import prediction_version
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
 from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
+from extractor.nightly.lease import PipelineLease
 from extractor.nightly.ledger import (
     BatchOutcome,
     Candidate,
@@ -94,7 +96,8 @@ class PipelineRun:
                  progress: bool = False):
         self.cfg, self.full_refresh, self.limit, self.progress = cfg, full_refresh, limit, progress
         self.loaded, self.schema = self._load()
-        self.model_version = self.loaded.version
+        # The weights and the value-changing predict options: the version the ledger, field values and sinks use.
+        self.model_version = prediction_version(self.loaded, cfg.predict)
         self.rules_version = self.schema.rules_version
         self.source = self._open_source()  # fails now (missing file/column) rather than mid-run
         self.engine: Engine = db.make_engine(cfg.database)
@@ -122,16 +125,22 @@ class PipelineRun:
         raise NotImplementedError
 
     def run(self) -> RunSummary:
-        summary = self._start()
+        # Runs of a pipeline never overlap: a second one waits for the lease, or exits 6 (LeaseHeld).
+        self.lease = PipelineLease(self.engine, self.cfg.name, self.cfg.lease)
+        self.lease.acquire()
         try:
-            self._process(summary)
-            summary.outputs = self.export_sinks()
-            if self.collector is not None and self.collector.n_docs:
-                self._report(summary)
-            self._finish(summary, "succeeded")
-        except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
-            self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            summary = self._start()
+            try:
+                self._process(summary)
+                summary.outputs = self.export_sinks()
+                if self.collector is not None and self.collector.n_docs:
+                    self._report(summary)
+                self._finish(summary, "succeeded")
+            except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
+                self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+        finally:
+            self.lease.release()
         log.info("run %d %s: read %d, processed %d, skipped %d, quarantined %d, windows %d",
                  summary.run_id, summary.status, summary.n_read, summary.n_processed, summary.n_skipped,
                  summary.n_quarantined, summary.n_windows)
@@ -140,14 +149,17 @@ class PipelineRun:
     def _start(self) -> RunSummary:
         now = datetime.now(timezone.utc)
         with self.engine.begin() as conn:
-            # Nightly runs of one pipeline do not overlap: one still 'running' was killed.
+            # This run holds the pipeline's lease, so no other run of it is alive: one still 'running' was
+            # killed (or, its lease taken over as stale, is as good as dead: its commits now fail).
             stale = conn.execute(update(db.runs).where(and_(db.runs.c.pipeline == self.cfg.name,
                                                             db.runs.c.status == "running"))
                                  .values(status="interrupted")).rowcount
             run_id = conn.execute(insert(db.runs).values(
                 pipeline=self.cfg.name, model_version=self.model_version, rules_version=self.rules_version,
                 started_at=now, status="running", full_refresh=int(self.full_refresh),
+                runtime=self.cfg.predict.runtime, engine=self.engine_name,
             ).returning(db.runs.c.run_id)).scalar_one()
+            self.lease.set_run(conn, run_id)
         if stale:
             log.warning("%d earlier run(s) of %s never finished (killed?); marked interrupted", stale, self.cfg.name)
         log.info("run %d of %s (%s engine): source %s, model %s, rules %s%s", run_id, self.cfg.name, self.engine_name,
@@ -157,7 +169,8 @@ class PipelineRun:
 
     def identity(self, summary: RunSummary) -> RunIdentity:
         """This run as the ledger sees it."""
-        return RunIdentity(summary.run_id, self.model_version, self.rules_version, self.full_refresh)
+        return RunIdentity(summary.run_id, self.model_version, self.rules_version, self.full_refresh,
+                           self.lease.token)
 
     def _finish(self, summary: RunSummary, status: str, message: Optional[str] = None) -> None:
         summary.status = status
