@@ -130,6 +130,12 @@ def test_a_batch_commits_values_ledger_quarantine_and_counts_together(engine):
         "a": LedgerRow("a", "ha", "m", "r", 2), "b": LedgerRow("b", "hb2", "m", "r", 2)}
 
 
+def test_a_document_reprocessed_without_a_field_keeps_no_stale_value(engine):
+    commit_batch(engine, RunIdentity(1, "m", "r"), [ProcessedDocument("a", "ha", degree("本科"), None, 1)], n_read=1)
+    commit_batch(engine, RunIdentity(2, "m", "r"), [ProcessedDocument("a", "ha2", {}, None, 1)], n_read=1)
+    assert written(engine)["values"] == []
+
+
 def test_a_failing_insert_rolls_the_whole_batch_back(engine):
     commit_batch(engine, RunIdentity(1, "m", "r"), [ProcessedDocument("a", "ha", degree("本科"), None, 1),
                                                     ProcessedDocument("c", "hc", degree("大专"), None, 1)], n_read=2)
