@@ -6,10 +6,11 @@ import errno
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+from sqlalchemy import exc as sa_exc
 from test_nightly import Setup, nightly_docs, tiny_model  # noqa: F401 (fixture)
 
-from extractor.cli import EXIT_AFTER_COMMIT, EXIT_BAD_INPUT, main
-from extractor.nightly import sinks
+from extractor.cli import EXIT_AFTER_COMMIT, EXIT_BAD_INPUT, EXIT_DATABASE, main
+from extractor.nightly import ledger, sinks
 
 N_DOCS = 12  # two batches of 8 and 4: "after committing" has batches before the failure
 
@@ -82,4 +83,56 @@ def test_an_unforeseen_failure_after_commits_is_one_line_and_exit_5(setup, monke
     monkeypatch.setattr("extractor.nightly.runner.export_sinks", broken)
     line = one_error_line(invoke(setup), EXIT_AFTER_COMMIT, "RuntimeError: something nobody foresaw")
     assert "second line" not in line
+
+
+def refuse_batch(monkeypatch, number):
+    """Make the database refuse the ``number``-th batch (1-based) as PostgreSQL refuses a value too long."""
+    replace_results, calls = ledger._replace_results, []
+
+    def refusing(conn, run, processed):
+        calls.append(1)
+        if len(calls) == number:
+            raise sa_exc.DataError("INSERT INTO field_values ...", {},
+                                   Exception("value too long for type character varying(64)\nDETAIL: ..."))
+        return replace_results(conn, run, processed)
+
+    monkeypatch.setattr(ledger, "_replace_results", refusing)
+
+
+def test_a_refused_first_batch_exits_3_naming_its_first_document(setup, monkeypatch):
+    refuse_batch(monkeypatch, 1)
+    line = one_error_line(invoke(setup), EXIT_DATABASE, "'cv-0001'", "value too long for type character varying(64)")
+    assert "DETAIL" not in line and "rerun to finish" not in line
+    assert setup.ledger() == {}
+
+
+def test_a_refused_later_batch_exits_5_naming_its_first_document(setup, monkeypatch):
+    refuse_batch(monkeypatch, 2)
+    line = one_error_line(invoke(setup), EXIT_AFTER_COMMIT, "'cv-0009'", "value too long")
+    assert "8 documents processed" in line and "rerun to finish" in line
+    assert len(setup.ledger()) == 8
+    monkeypatch.undo()
+    assert setup.run()["n_processed"] == N_DOCS - 8  # the rerun finishes
+
+
+def test_an_integrity_error_is_named_too(setup, monkeypatch):
+    def violating(conn, run, processed):
+        raise sa_exc.IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed: field_values.doc_id"))
+
+    monkeypatch.setattr(ledger, "_replace_results", violating)
+    one_error_line(invoke(setup), EXIT_DATABASE, "'cv-0001'", "IntegrityError", "UNIQUE constraint failed")
+
+
+def test_a_database_lost_after_commits_stays_exit_3(setup, monkeypatch):
+    replace_results, calls = ledger._replace_results, []
+
+    def lost(conn, run, processed):
+        calls.append(1)
+        if len(calls) == 2:
+            raise sa_exc.OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+        return replace_results(conn, run, processed)
+
+    monkeypatch.setattr(ledger, "_replace_results", lost)
+    one_error_line(invoke(setup), EXIT_DATABASE, "server closed the connection", "8 documents processed",
+                   "rerun to finish")
 

@@ -62,6 +62,8 @@ def known_failure(exc: BaseException) -> Optional[tuple[str, int]]:
 def after_commit(exc: Any) -> tuple[str, int]:
     """A run that failed after committing batches (a ``RunFailedAfterCommit``): its cause's line, what was
     committed, and exit 5, or 3 where the database or cluster was lost (3 already says batches are kept)."""
+    from extractor.nightly.ledger import BatchCommitError
+
     known = known_failure(exc.cause)
     if known is None:  # unforeseen: still one line, with the traceback in the debug log (-v)
         log.debug("run %d failed", exc.run_id, exc_info=exc.cause)
@@ -69,7 +71,9 @@ def after_commit(exc: Any) -> tuple[str, int]:
         known = (f"{type(exc.cause).__name__}: {text.splitlines()[0] if text else ''}", EXIT_AFTER_COMMIT)
     message, code = known
     return (f"{message} (run {exc.run_id} failed after committing batches: {exc.committed()}; rerun to finish)",
-            EXIT_DATABASE if code == EXIT_DATABASE else EXIT_AFTER_COMMIT)
+            # A batch the database refused is no lost database: the data, not the connection, is at fault.
+            EXIT_DATABASE if code == EXIT_DATABASE and not isinstance(exc.cause, BatchCommitError)
+            else EXIT_AFTER_COMMIT)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:
