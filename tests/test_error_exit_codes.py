@@ -2,10 +2,13 @@
 written (bad input, a broken model directory), 3 the database refused the first batch, 5 the run failed after
 committing batches (a sink or report that cannot be written, a later batch refused): rerun to finish."""
 import errno
+import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+from safetensors.torch import load_file, save_file
 from sqlalchemy import exc as sa_exc
 from test_nightly import Setup, nightly_docs, tiny_model  # noqa: F401 (fixture)
 
@@ -135,4 +138,47 @@ def test_a_database_lost_after_commits_stays_exit_3(setup, monkeypatch):
     monkeypatch.setattr(ledger, "_replace_results", lost)
     one_error_line(invoke(setup), EXIT_DATABASE, "server closed the connection", "8 documents processed",
                    "rerun to finish")
+
+
+# ---------------------------------------------------------------- broken model directories
+
+@pytest.fixture
+def model_copy(tiny_model, tmp_path):  # noqa: F811 (the fixture)
+    return shutil.copytree(tiny_model, tmp_path / "model-copy")
+
+
+def test_a_truncated_model_safetensors_exits_1_naming_the_directory(setup, model_copy):
+    weights = model_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    one_error_line(invoke(setup, model=str(model_copy)), EXIT_BAD_INPUT, model_copy, "model.safetensors",
+                   "truncated")
+    assert not (setup.workdir / "extracted.db").exists()  # nothing written
+
+
+def test_a_config_json_that_does_not_fit_the_weights_exits_1(setup, model_copy):
+    config = json.loads((model_copy / "config.json").read_text(encoding="utf-8"))
+    config["encoder"]["hidden_size"] *= 2
+    (model_copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    one_error_line(invoke(setup, model=str(model_copy)), EXIT_BAD_INPUT, model_copy,
+                   "does not fit config.json", "size mismatch")
+
+
+def test_a_missing_tensor_exits_1_naming_it(setup, model_copy):
+    weights = model_copy / "model.safetensors"
+    state = load_file(str(weights))
+    dropped = min(state)
+    del state[dropped]
+    save_file(state, str(weights), metadata={"format": "pt"})
+    one_error_line(invoke(setup, model=str(model_copy)), EXIT_BAD_INPUT, model_copy, "does not fit config.json",
+                   dropped)
+
+
+def test_predict_names_a_truncated_model_too(model_copy, tmp_path):
+    weights = model_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"doc_id": "a", "text": "本科"}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["predict", "--model", str(model_copy), "--input", str(docs),
+                                       "--output", str(tmp_path / "out.jsonl")])
+    one_error_line(result, EXIT_BAD_INPUT, model_copy, "truncated")
 
