@@ -182,3 +182,14 @@ def test_predict_names_a_truncated_model_too(model_copy, tmp_path):
                                        "--output", str(tmp_path / "out.jsonl")])
     one_error_line(result, EXIT_BAD_INPUT, model_copy, "truncated")
 
+
+# ---------------------------------------------------------------- --set values
+
+@pytest.mark.parametrize("setting, message", [
+    ("predict.window_tokens=5", "predict.window_tokens"),
+    ("predict.window_stride=64", "predict.window_stride"),
+    ("predict.threshold=[1]", "predict.threshold must be a number"),
+    ("ray.concurrency=x", "ray.concurrency must be"),
+])
+def test_set_values_of_the_wrong_type_or_range_exit_1(setup, setting, message):
+    one_error_line(invoke(setup, "--set", setting), EXIT_BAD_INPUT, message)
