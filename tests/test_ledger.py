@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from extractor.nightly import database as db
 from extractor.nightly.ledger import (
     Action,
+    BatchCommitError,
     Candidate,
     Decision,
     LedgerRow,
@@ -142,8 +143,10 @@ def test_a_failing_insert_rolls_the_whole_batch_back(engine):
     before = written(engine)
     unreasoned = Quarantined(5, "x", None, "no reason")  # the quarantine table requires a reason: the insert fails
     assert before["ledger"] == [("a", 1, 1), ("c", 1, 1)] and len(before["values"]) == 2
-    with pytest.raises(sa_exc.IntegrityError):
+    with pytest.raises(BatchCommitError) as refused:  # a database error naming the batch, in one line
         commit_batch(engine, RunIdentity(2, "m", "r"), [ProcessedDocument("b", "hb", degree("硕士"), None, 1),
                                                         ProcessedDocument("a", "ha2", degree("博士"), None, 1)],
                      skipped=["c"], quarantined=[unreasoned], n_read=4)
+    assert isinstance(refused.value.__cause__, sa_exc.IntegrityError) and "\n" not in str(refused.value)
+    assert "doc_id 'b'" in str(refused.value) and "NOT NULL constraint failed" in str(refused.value)
     assert written(engine) == before

@@ -4,7 +4,8 @@
 Exit codes: 0 success; 1 bad input, configuration or model directory (the
 message says which file and what is wrong); 2 bad command-line usage; 3 a
 database cannot be reached or used; 4 an accuracy report shows a field F1 drop
-beyond the pipeline's threshold (everything was still written).
+beyond the pipeline's threshold (everything was still written); 5 a run failed
+after committing batches (a sink or report that cannot be written...): rerun to finish.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import click
 
 from extractor import __version__
 from extractor.cli import bench, data, db, industry, model, nightly
-from extractor.cli._common import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION
+from extractor.cli._common import EXIT_AFTER_COMMIT, EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION
 
-__all__ = ["main", "EXIT_BAD_INPUT", "EXIT_DATABASE", "EXIT_REGRESSION"]
+__all__ = ["main", "EXIT_AFTER_COMMIT", "EXIT_BAD_INPUT", "EXIT_DATABASE", "EXIT_REGRESSION"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

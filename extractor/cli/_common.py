@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, NoReturn, Optional
@@ -15,6 +16,9 @@ from extractor.model.runtime import RUNTIMES
 from extractor.rules.schema import SchemaError
 
 EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION = 1, 3, 4
+EXIT_AFTER_COMMIT = 5  # failed after committing batches: what they hold stays, a rerun finishes the rest
+
+log = logging.getLogger(__name__)
 
 
 def friendly_errors(fn: Callable) -> Callable:
@@ -22,23 +26,54 @@ def friendly_errors(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError
-
-        from extractor.nightly.database import DatabaseError
-        from extractor.nightly.engines import EngineError
-
         try:
             return fn(*args, **kwargs)
-        except (DocumentError, SchemaError, FileNotFoundError, ValueError) as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
-        except DatabaseError as exc:
-            fail(str(exc), EXIT_DATABASE)
-        except OperationalError as exc:  # the database went away mid-run; committed batches are kept
-            fail(f"database failure: {str(exc.orig or exc).strip().splitlines()[0]}", EXIT_DATABASE)
-        except EngineError as exc:  # Ray missing (1), the cluster unreachable (3), the distributed job failed (1)
-            fail(str(exc), exc.exit_code)
+        except Exception as exc:
+            known = known_failure(exc)
+            if known is None:
+                raise
+            fail(*known)
 
     return wrapper
+
+
+def known_failure(exc: BaseException) -> Optional[tuple[str, int]]:
+    """The one line and exit code for ``exc``, or None for a failure nobody foresaw (a traceback then)."""
+    from sqlalchemy.exc import OperationalError
+
+    from extractor.nightly.database import DatabaseError
+    from extractor.nightly.engines import EngineError
+    from extractor.nightly.failures import RunFailedAfterCommit
+    from extractor.nightly.safe_files import OutputError
+
+    if isinstance(exc, RunFailedAfterCommit):
+        return after_commit(exc)
+    if isinstance(exc, (DocumentError, SchemaError, FileNotFoundError, ValueError, OutputError)):
+        return str(exc), EXIT_BAD_INPUT
+    if isinstance(exc, DatabaseError):
+        return str(exc), EXIT_DATABASE
+    if isinstance(exc, OperationalError):  # the database went away mid-run; committed batches are kept
+        return f"database failure: {str(exc.orig or exc).strip().splitlines()[0]}", EXIT_DATABASE
+    if isinstance(exc, EngineError):  # Ray missing (1), the cluster unreachable (3), the distributed job failed (1)
+        return str(exc), exc.exit_code
+    return None
+
+
+def after_commit(exc: Any) -> tuple[str, int]:
+    """A run that failed after committing batches (a ``RunFailedAfterCommit``): its cause's line, what was
+    committed, and exit 5, or 3 where the database or cluster was lost (3 already says batches are kept)."""
+    from extractor.nightly.ledger import BatchCommitError
+
+    known = known_failure(exc.cause)
+    if known is None:  # unforeseen: still one line, with the traceback in the debug log (-v)
+        log.debug("run %d failed", exc.run_id, exc_info=exc.cause)
+        text = str(exc.cause).strip()
+        known = (f"{type(exc.cause).__name__}: {text.splitlines()[0] if text else ''}", EXIT_AFTER_COMMIT)
+    message, code = known
+    return (f"{message} (run {exc.run_id} failed after committing batches: {exc.committed()}; rerun to finish)",
+            # A batch the database refused is no lost database: the data, not the connection, is at fault.
+            EXIT_DATABASE if code == EXIT_DATABASE and not isinstance(exc.cause, BatchCommitError)
+            else EXIT_AFTER_COMMIT)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -125,15 +125,36 @@ def load_model(directory: str | Path) -> LoadedModel:
         hf_config = AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True)
     model = build_model(config, hf_config)
     check_weights(directory, config)
-    state = load_file(str(directory / WEIGHTS_FILE))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = _load_weights(model, directory)
     # Some HF models keep non-persistent buffers (position ids) out of the state dict; weights must all match.
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
-        raise ValueError(f"{directory}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise ModelDirectoryError(f"{directory}: model.safetensors does not fit config.json (missing "
+                                  f"{missing[:5]}, unexpected {unexpected[:5]})")
     model.eval()
     schema = Schema.from_yaml((directory / "schema.yaml").read_text(encoding="utf-8"), str(directory / "schema.yaml"))
     return LoadedModel(model, tokenizer, config, schema, directory)
+
+
+class ModelDirectoryError(ValueError):
+    """A model directory whose files cannot be used together: truncated weights, or weights shaped for
+    another config.json. The message names the directory and what is wrong, in one line."""
+
+
+def _load_weights(model: SpanExtractor, directory: Path) -> tuple[list[str], list[str]]:
+    """Load model.safetensors into ``model``; returns the missing and unexpected keys."""
+    from safetensors import SafetensorError
+
+    try:
+        state = load_file(str(directory / "model.safetensors"))
+    except SafetensorError as exc:  # a copy cut short, or not a safetensors file at all
+        raise ModelDirectoryError(f"{directory}: model.safetensors is truncated or corrupt ({exc})") from None
+    try:
+        return model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # size mismatches: config.json describes another network (hidden_size changed)
+        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+        raise ModelDirectoryError(f"{directory}: model.safetensors does not fit config.json: "
+                                  + "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")) from None
 
 
 _warned_unchecked: set[Path] = set()

@@ -121,11 +121,25 @@ class Predictor:
         window = loaded.config["window"]
         self.max_tokens = options.window_tokens if options.window_tokens is not None else window["max_tokens"]
         self.stride = options.window_stride if options.window_stride is not None else window["stride"]
+        self._check_windows()
         # Padding every batch to the full window is how the reference GlobalPointer code predicts;
         # kept as an option to measure it against (``extractor bench speed``), never faster.
         self.pad_to = self.max_tokens if pad_to_window else None
         self.forward = load_runtime(loaded, options.runtime, options.threads)
         self.windows_made = 0
+
+    def _check_windows(self) -> None:
+        """Windows must hold text after their markers and overlap (a span crossing a boundary is whole in some
+        window): checked now, naming the settings, not when the first document is cut into windows."""
+        tok = self.loaded.tokenizer
+        content = self.max_tokens - (tok.cls_id is not None) - (tok.sep_id is not None)
+        if not 0 < self.stride < content:
+            tokens = ("predict.window_tokens" if self.options.window_tokens is not None
+                      else "the model's window.max_tokens")
+            stride = "predict.window_stride" if self.options.window_stride is not None else "the model's window.stride"
+            raise ValueError(f"{tokens} = {self.max_tokens} and {stride} = {self.stride} do not fit: windows of "
+                             f"{self.max_tokens} tokens hold {content} of text, and the stride must be in (0, {content}) "
+                             "for windows to overlap")
 
     @classmethod
     def from_directory(cls, model_dir: str | Path, options: PredictOptions = PredictOptions()) -> "Predictor":

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import AbstractSet, Any, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from extractor.data.documents import Document
@@ -240,14 +241,35 @@ def commit_batch(engine: Engine, run: RunIdentity, processed: Sequence[Processed
     (0 where they were counted when planned)."""
     outcome = BatchOutcome(n_read, len(processed), list(skipped), list(quarantined),
                            sum(p.n_windows for p in processed))
-    with engine.begin() as conn:  # the one transaction: a run killed now loses this batch, nothing else
-        if run.lease is not None:
-            renew(conn, run.lease)
-        _replace_results(conn, run, processed)
-        _mark_seen(conn, run, outcome.skipped)
-        _insert_quarantine(conn, run, outcome.quarantined)
-        _add_counts(conn, run, outcome)
+    try:
+        with engine.begin() as conn:  # the one transaction: a run killed now loses this batch, nothing else
+            if run.lease is not None:
+                renew(conn, run.lease)
+            _replace_results(conn, run, processed)
+            _mark_seen(conn, run, outcome.skipped)
+            _insert_quarantine(conn, run, outcome.quarantined)
+            _add_counts(conn, run, outcome)
+    except (sa_exc.IntegrityError, sa_exc.DataError) as exc:  # e.g. a value too long for its column
+        raise BatchCommitError(_first_doc_id(processed, skipped, quarantined), exc) from exc
     return outcome
+
+
+class BatchCommitError(db.DatabaseError):
+    """The database refused a batch (a constraint, a value that does not fit its column): names the
+    batch by its first document and the database's own first line."""
+
+    def __init__(self, first_doc_id: Optional[str], cause: sa_exc.DBAPIError):
+        self.first_doc_id = first_doc_id
+        text = str(cause.orig or cause).strip()
+        reason = text.splitlines()[0] if text else type(cause).__name__
+        super().__init__(f"the database refused the batch starting at doc_id {first_doc_id!r}: "
+                         f"{type(cause).__name__}: {reason}")
+
+
+def _first_doc_id(processed: Sequence[ProcessedDocument], skipped: Sequence[str],
+                  quarantined: Sequence[Quarantined]) -> Optional[str]:
+    first = [p.doc_id for p in processed[:1]] + list(skipped[:1]) + [q.doc_id for q in quarantined[:1]]
+    return first[0] if first else None
 
 
 def _replace_results(conn: Connection, run: RunIdentity, processed: Sequence[ProcessedDocument]) -> None:

@@ -14,7 +14,13 @@ from typing import Optional, Sequence
 
 from extractor.data.documents import Document, Entity
 from extractor.model.metrics import Scorer, gold_field_values
-from extractor.nightly.safe_files import exclusive_temporary, markdown_code, markdown_text, remove_stale_temporaries
+from extractor.nightly.safe_files import (
+    exclusive_temporary,
+    markdown_code,
+    markdown_text,
+    remove_stale_temporaries,
+    writing,
+)
 from extractor.rules.schema import Schema
 
 REPORT_FORMATS = ("json", "csv", "md", "html")
@@ -84,9 +90,15 @@ def write_report(report: dict, directory: str | Path, max_f1_drop: float,
     """Write report-<stamp>.{json,csv,md,html}; returns the paths and the regressions.
 
     A report on at least ``min_docs`` documents is compared with ``latest.json`` and becomes the new
-    ``latest.json``; a smaller one is only written.
+    ``latest.json``; a smaller one is only written. A file that cannot be written is an ``OutputError``
+    naming the report directory (and the file, where the OS names it).
     """
-    directory = Path(directory)
+    with writing(directory):
+        return _write_report(report, Path(directory), max_f1_drop, min_docs)
+
+
+def _write_report(report: dict, directory: Path, max_f1_drop: float,
+                  min_docs: int) -> tuple[dict[str, Path], list[dict]]:
     directory.mkdir(parents=True, exist_ok=True)
     latest = directory / "latest.json"
     remove_stale_temporaries(latest)

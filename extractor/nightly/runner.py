@@ -25,6 +25,7 @@ from extractor.model.export import prepare_runtime
 from extractor.model.predict import prediction_version
 from extractor.nightly import database as db
 from extractor.nightly.config import PipelineConfig, PipelineError
+from extractor.nightly.failures import RunFailedAfterCommit
 from extractor.nightly.field_predictor import FieldPredictor, RulesError, field_predictor_settings
 from extractor.nightly.lease import PipelineLease
 from extractor.nightly.ledger import (
@@ -68,6 +69,11 @@ class RunSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def committed_any(self) -> bool:
+        """Whether a committed batch holds a document's outcome (processed, skipped or quarantined); the
+        Ray engine's count of records read alone is no document written."""
+        return bool(self.n_processed or self.n_skipped or self.n_quarantined)
 
     def add(self, outcome: BatchOutcome) -> None:
         """Count a committed batch in, and log its quarantined records (one warning each, for the night's log)."""
@@ -138,6 +144,9 @@ class PipelineRun:
                 self._finish(summary, "succeeded")
             except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
                 self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, Exception) and summary.committed_any():  # "nothing written" would be untrue
+                    raise RunFailedAfterCommit(exc, summary.run_id, summary.n_processed, summary.n_skipped,
+                                               summary.n_quarantined) from exc
                 raise
         finally:
             self.lease.release()

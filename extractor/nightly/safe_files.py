@@ -1,12 +1,14 @@
 """Writing outputs safely: cells a spreadsheet would run as formulas, Markdown that would render document
-text as markup, and temporary files that must never follow a link someone placed beside the target."""
+text as markup, temporary files that must never follow a link someone placed beside the target, and
+write failures that name the file."""
 from __future__ import annotations
 
 import html
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 # OWASP's CSV injection rule: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,3 +56,24 @@ def remove_stale_temporaries(final: Path) -> None:
 
 def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+class OutputError(Exception):
+    """A sink or report file that could not be written (a parent that is a file, no permission, a full disk):
+    names the path, since the OS error alone often does not (a full disk reports no file name)."""
+
+    def __init__(self, path: str | Path, cause: OSError):
+        self.path, self.cause = str(path), cause
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        if cause.filename and str(cause.filename) != self.path:
+            reason += f" ({cause.filename})"
+        super().__init__(f"cannot write {self.path}: {reason}")
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into an ``OutputError`` naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(path, exc) from exc

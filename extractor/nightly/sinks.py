@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from extractor.nightly import database as db
 from extractor.nightly.config import SinkConfig
 from extractor.nightly.outputs import wide_arrow_schema, wide_columns, wide_row
-from extractor.nightly.safe_files import csv_cell, exclusive_temporary, remove_stale_temporaries
+from extractor.nightly.safe_files import csv_cell, exclusive_temporary, remove_stale_temporaries, writing
 from extractor.rules.schema import Schema
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,10 @@ class _WideTableFiles:
         self.paths: dict[str, tuple[Path, Path]] = {}
         for sink in sinks:
             final = Path(sink.path)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(final)
-            fd, tmp = exclusive_temporary(final, f"tmp-{os.getpid()}")
+            with writing(final):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temporaries(final)
+                fd, tmp = exclusive_temporary(final, f"tmp-{os.getpid()}")
             self.paths[sink.type] = (tmp, final)
             if sink.type == "csv":
                 fh = stack.enter_context(os.fdopen(fd, "w", encoding="utf-8", newline=""))
@@ -97,7 +98,8 @@ def export_sinks(engine: Engine, sinks: Sequence[SinkConfig], schema: Schema, mo
     from tqdm.auto import tqdm
 
     n = 0
-    with ExitStack() as stack:
+    # Rows go to every sink at once: a failure there (a full disk) names them all.
+    with writing(", ".join(sink.path for sink in sinks)), ExitStack() as stack:
         files = _WideTableFiles(sinks, schema, stack)
         chunk: list[dict] = []
         for row in tqdm(wide_rows(engine, schema, model_version, rules_version), desc="write sinks", unit="doc",
@@ -111,6 +113,7 @@ def export_sinks(engine: Engine, sinks: Sequence[SinkConfig], schema: Schema, mo
         if chunk or n == 0:  # an empty run still writes a file with the columns
             files.write_chunk(chunk)
     for tmp, final in files.paths.values():
-        tmp.replace(final)
+        with writing(final):
+            tmp.replace(final)
     log.info("wrote %d documents to %s", n, ", ".join(str(f) for _, f in files.paths.values()))
     return {kind: str(final) for kind, (_, final) in files.paths.items()}
