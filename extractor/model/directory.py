@@ -124,13 +124,14 @@ def load_model(directory: str | Path) -> LoadedModel:
 
         hf_config = AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True)
     model = build_model(config, hf_config)
-    check_weights(directory, config)
     missing, unexpected = _load_weights(model, directory)
     # Some HF models keep non-persistent buffers (position ids) out of the state dict; weights must all match.
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
         raise ModelDirectoryError(f"{directory}: model.safetensors does not fit config.json (missing "
                                   f"{missing[:5]}, unexpected {unexpected[:5]})")
+    # After the shape checks, whose messages say more; weights of the right shape can still be the wrong ones.
+    check_weights(directory, config)
     model.eval()
     schema = Schema.from_yaml((directory / "schema.yaml").read_text(encoding="utf-8"), str(directory / "schema.yaml"))
     return LoadedModel(model, tokenizer, config, schema, directory)
