@@ -1,3 +1,5 @@
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,25 @@ def tiny_model_dir(tmp_path_factory, sample_docs) -> Path:
     cfg = TrainConfig(epochs=1, seed=1, max_tokens=64, stride=48, patience=2, encoder_options=TINY_BILSTM)
     train(cfg, Schema.load(ROOT / "schemas" / "resume.yaml"), sample_docs[:36], sample_docs[36:40], out)
     return out
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str):
+    """A new database on the test PostgreSQL server (EXTRACTOR_TEST_POSTGRES_URL), its URL yielded and the
+    database dropped afterwards: tests never see each other's tables."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ["EXTRACTOR_TEST_POSTGRES_URL"]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

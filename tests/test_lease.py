@@ -7,12 +7,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import ROOT
-from sqlalchemy import create_engine, insert, select, text
+from conftest import ROOT, fresh_postgres_database
+from sqlalchemy import create_engine, insert, select
 
 from extractor.data.documents import Document, write_documents
 from extractor.data.sample import generate_documents
@@ -31,16 +30,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"extractor_l_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("extractor_l") as url:
+        yield url
 
 
 def migrated(url):

@@ -8,13 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, TINY_BILSTM
+from conftest import ROOT, TINY_BILSTM, fresh_postgres_database
 from sqlalchemy import create_engine, select, text
 
 from extractor.cli import main
@@ -55,16 +54,8 @@ def other_model(tiny_model, tmp_path_factory):
 @pytest.fixture
 def pg_database():
     """A fresh PostgreSQL database per test, dropped afterwards."""
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"extractor_t_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("extractor_t") as url:
+        yield url
 
 
 def nightly_docs(n=N_DOCS, seed=11):
