@@ -157,3 +157,16 @@ def test_a_schema_without_fields_has_no_document_exact_match():
     m = scorer.result()
     assert m["doc_exact_match"] is None
     assert "document exact match: absent" in format_table(m)
+
+
+def test_the_error_table_counts_an_explicit_mention_as_one_rule():
+    nightly = Schema.load(SCHEMAS_DIR / "resume_nightly.yaml").with_industry("none")
+    text = "就职于北港钢铁有限公司，行业：互联网。"
+    ind = Entity(text.index("互联网"), text.index("互联网") + 3, "IND")
+    mention = Document("a", text, (Entity(3, 11, "ORG"), ind))
+    employer = Document("b", "现任北港钢铁有限公司董事长。", (Entity(2, 10, "ORG"),))
+    scorer = Scorer(nightly)
+    for doc in (mention, employer):
+        scorer.add(doc, doc.entities)
+    assert scorer.result()["fields"]["industry"]["by_rule"] == {"mention": {"n": 1, "right": 1},
+                                                                "keyword": {"n": 1, "right": 1}}

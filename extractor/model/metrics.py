@@ -93,11 +93,13 @@ class Scorer:
 
 
 def rule_kind(values: Sequence[FieldValue]) -> str:
-    """What produced a field's value, for the error table: ``table:short_name``, ``classifier``, ``keyword``,
-    ``map``..., or ``empty``. Keyword rules are one kind whatever the keyword."""
+    """What produced a field's value, for the error table: ``mention`` (the field's own span, e.g. an
+    IND mention), ``table:short_name``, ``classifier``, ``keyword`` (whatever the keyword) or ``empty``."""
     if not values:
         return "empty"
-    rule = values[0].rule.split(" <- ")[0]
+    rule, employer, _ = values[0].rule.partition(" <- employer ")
+    if not employer:
+        return "mention"
     return "keyword" if rule.startswith("keyword:") else rule
 
 
