@@ -171,5 +171,8 @@ def test_training_without_dev_keeps_the_lowest_loss_epoch(data, tmp_path):
 
 def test_time_budget_stops_before_an_epoch_that_would_not_fit(data, tmp_path):
     summary = train(data, tmp_path / "budget", "--epochs", 5, "--max-minutes", 0.0001, *options(TINY_BILSTM))
-    history = json.loads((tmp_path / "budget" / "metrics.json").read_text())["history"]
-    assert len(history) == 1 and summary["best_epoch"] == 1
+    metrics = json.loads((tmp_path / "budget" / "metrics.json").read_text())
+    assert len(metrics["history"]) == 1 and summary["best_epoch"] == 1
+    # One epoch of a tiny model is not a usable model: the budget's cut is said loudly, in the summary too.
+    assert metrics["stopped_by"] == "time budget"
+    assert "--max-minutes budget stopped training" in summary["warning"] == metrics["warning"]

@@ -3,7 +3,6 @@ values (threshold, span and window settings) are folded into the run's model ver
 settings reprocesses everything; run rows record the runtime and the engine."""
 import json
 
-import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 from sqlalchemy import create_engine, select

@@ -120,3 +120,17 @@ def test_parameter_groups_split_learning_rates_and_decay():
     assert not takes_weight_decay("encoder.layer.0.LayerNorm.weight")
     assert not takes_weight_decay("encoder.norm1.weight")
     assert takes_weight_decay("head.dense.weight")
+
+
+def test_budget_cut_short_names_an_unusable_model_and_nothing_else():
+    from extractor.model.train import budget_cut_short
+
+    def metrics(stopped_by, epochs, f1):
+        return {"stopped_by": stopped_by, "history": [{}] * epochs,
+                "dev": None if f1 is None else {"micro": {"f1": f1}}}
+
+    assert "0.120" in budget_cut_short(metrics("time budget", 3, 0.12))
+    assert "after 1 epoch" in budget_cut_short(metrics("time budget", 1, None))
+    assert budget_cut_short(metrics("time budget", 3, 0.9)) is None
+    assert budget_cut_short(metrics("patience", 1, 0.1)) is None  # not the budget's doing
+    assert budget_cut_short(metrics("epochs", 1, 0.1)) is None

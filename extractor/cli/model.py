@@ -45,6 +45,8 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
     if metrics.get("dev"):
         summary["dev_micro_f1"] = metrics["dev"]["micro"]["f1"]
         summary["dev_doc_exact_match"] = metrics["dev"]["doc_exact_match"]
+    if metrics.get("warning"):  # the time budget left an unusable model: say so where scripts look too
+        summary["warning"] = metrics["warning"]
     return summary
 
 

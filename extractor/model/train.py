@@ -337,7 +337,7 @@ def train(
     keeper = CheckpointKeeper(cfg, out_dir, scored)
 
     history: list[dict] = []
-    started = time.perf_counter()
+    started, stopped_by = time.perf_counter(), "epochs"
     for epoch in range(1, cfg.epochs + 1):
         epoch_started = time.perf_counter()
         batches = bucketed_batches(windows, cfg.batch_size, rng)
@@ -349,15 +349,45 @@ def train(
         keeper.record(epoch, dev, history, train_seconds)
         elapsed_minutes = (time.perf_counter() - started) / 60
         if keeper.patience_exhausted():
+            stopped_by = "patience"
             break
         if not budget.continue_after(epoch, elapsed_minutes, (time.perf_counter() - epoch_started) / 60):
+            stopped_by = "time budget"
             break
     keeper.finish(epoch, dev)
     metrics = {
         "config": asdict(cfg), "best_epoch": keeper.best_epoch, "dev": keeper.best_dev, "history": history,
-        "train_minutes": round((time.perf_counter() - started) / 60, 3),
+        "train_minutes": round((time.perf_counter() - started) / 60, 3), "stopped_by": stopped_by,
         "train_windows": len(windows), "train_docs": len(train_docs),
     }
-    # Rewrite metrics.json with the whole history; the weights stay those of the best epoch.
+    return write_training_metrics(out_dir, metrics)
+
+
+# Below this dev micro-F1 a model is not usable: it finds almost nothing.
+USABLE_DEV_F1 = 0.5
+
+
+def budget_cut_short(metrics: dict) -> Optional[str]:
+    """Why the time budget left an unusable model (stopped by it after fewer than 2 epochs, or with a best
+    dev micro-F1 under ``USABLE_DEV_F1``), or None."""
+    if metrics.get("stopped_by") != "time budget":
+        return None
+    epochs, dev = len(metrics["history"]), metrics.get("dev")
+    if dev is not None and dev["micro"]["f1"] < USABLE_DEV_F1:
+        return (f"the --max-minutes budget stopped training after {epochs} epoch(s) with a best dev micro-F1 of "
+                f"{dev['micro']['f1']:.3f}: this model is not usable; give it more minutes or train by --epochs")
+    if epochs < 2:
+        return (f"the --max-minutes budget stopped training after {epochs} epoch: the model is barely trained; "
+                "give it more minutes or train by --epochs")
+    return None
+
+
+def write_training_metrics(out_dir: str | Path, metrics: dict) -> dict:
+    """metrics.json with the whole history (the weights stay those of the chosen epoch), and a loud warning
+    in the log and in the metrics when the time budget cut training short of a usable model."""
+    warning = budget_cut_short(metrics)
+    if warning:
+        log.warning("WARNING: %s", warning)
+        metrics["warning"] = warning
     (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
     return metrics

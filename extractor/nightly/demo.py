@@ -24,7 +24,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, del
 from extractor.data.documents import Document, write_documents
 from extractor.data.sample import generate_documents
 from extractor.model.metrics import format_table
-from extractor.model.train import TrainConfig, train
+from extractor.model.train import USABLE_DEV_F1, TrainConfig, train
 from extractor.nightly.config import load_pipeline
 from extractor.nightly.runner import Runner
 from extractor.paths import REPO_ROOT
@@ -93,9 +93,7 @@ def prepare_demo(workdir: Path, schema_path: Path, n_train: int = 600, n_dev: in
     return model_dir
 
 
-# A demo model below this dev micro-F1 would make a demo of nothing (the sample data is easy: a few epochs
-# of the small BiLSTM reach 0.9).
-DEMO_MIN_F1 = 0.5
+DEMO_MIN_F1 = USABLE_DEV_F1  # the demo refuses what training calls unusable
 
 
 def unusable_model(model_dir: Path, min_f1: Optional[float] = None) -> Optional[str]:
