@@ -97,12 +97,18 @@ def write_report(report: dict, directory: str | Path, max_f1_drop: float,
         return _write_report(report, Path(directory), max_f1_drop, min_docs)
 
 
+def remove_report_temporaries(directory: str | Path) -> None:
+    """Remove the temporary latest.json a killed run left in the report directory."""
+    directory = Path(directory)
+    remove_stale_temporaries(directory / "latest.json")
+    (directory / "latest.json.tmp").unlink(missing_ok=True)  # the name releases before this one used
+
+
 def _write_report(report: dict, directory: Path, max_f1_drop: float,
                   min_docs: int) -> tuple[dict[str, Path], list[dict]]:
     directory.mkdir(parents=True, exist_ok=True)
     latest = directory / "latest.json"
-    remove_stale_temporaries(latest)
-    (directory / "latest.json.tmp").unlink(missing_ok=True)  # the name releases before this one used
+    remove_report_temporaries(directory)
     comparable = report["n_docs"] >= min_docs
     previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() and comparable else None
     regressions = compare(report, previous, max_f1_drop)

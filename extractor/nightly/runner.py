@@ -37,8 +37,9 @@ from extractor.nightly.ledger import (
     triage_batch,
 )
 from extractor.nightly.records import Quarantined, check_record, content_hash
-from extractor.nightly.reports import ReportCollector
+from extractor.nightly.reports import ReportCollector, remove_report_temporaries
 from extractor.nightly.run_report import evaluate_pipeline, report_headline, write_pipeline_report
+from extractor.nightly.safe_files import writing
 from extractor.nightly.sinks import export_sinks
 from extractor.nightly.sources import SourceRecord, open_source
 from extractor.rules.schema import Schema
@@ -141,6 +142,11 @@ class PipelineRun:
                 summary.outputs = self.export_sinks()
                 if self.collector is not None and self.collector.n_docs:
                     self._report(summary)
+                elif self.cfg.report.directory:
+                    # No report this run (it predicted nothing: a rerun after a kill that came after the
+                    # last commit), but a killed run's temporary latest.json must not stay behind.
+                    with writing(self.cfg.report.directory):
+                        remove_report_temporaries(self.cfg.report.directory)
                 self._finish(summary, "succeeded")
             except BaseException as exc:  # KeyboardInterrupt too: the run row must not stay 'running'
                 self._finish(summary, "failed", f"{type(exc).__name__}: {exc}")
