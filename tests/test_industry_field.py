@@ -170,3 +170,12 @@ def test_the_error_table_counts_an_explicit_mention_as_one_rule():
         scorer.add(doc, doc.entities)
     assert scorer.result()["fields"]["industry"]["by_rule"] == {"mention": {"n": 1, "right": 1},
                                                                 "keyword": {"n": 1, "right": 1}}
+
+
+def test_a_policy_file_that_is_not_yaml_is_a_schema_error_naming_it(tmp_path):
+    (tmp_path / "industry").mkdir()
+    (tmp_path / "schema.yaml").write_text((SCHEMAS_DIR / "resume_ner.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "industry" / "gbt4754_keywords.yaml").symlink_to(SCHEMAS_DIR / "industry" / "gbt4754_keywords.yaml")
+    (tmp_path / "industry" / "employer_policy.yaml").write_text("cues: [unclosed\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match="employer_policy.yaml: not valid YAML"):
+        Schema.load(tmp_path / "schema.yaml")

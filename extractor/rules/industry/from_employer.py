@@ -20,6 +20,7 @@ from extractor.data.documents import Entity
 from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, choose_employer
 from extractor.rules.industry.keywords import KeywordTable
 from extractor.rules.industry.sections import SECTION_NAMES
+from extractor.rules.yaml_file import read_yaml
 
 NO_RESOLVER = "none"  # --industry none / industry: none: keyword rules only
 SOURCES = ("table", "keyword:institution", "keyword:activity", "table:weak", "classifier", "keyword:product")
@@ -38,7 +39,6 @@ class EmployerIndustry:
     keywords: KeywordTable
     min_confidence: float = 0.5
     precedence: tuple[str, ...] = DEFAULT_PRECEDENCE  # of SOURCES
-    resolver_path: Optional[str] = None  # as the schema, pipeline or command line named it
     resolver: Any = field(default=None, compare=False, repr=False)  # an IndustryResolver, loaded once
 
     @property
@@ -49,8 +49,8 @@ class EmployerIndustry:
     def with_resolver(self, path: Optional[str | Path]) -> "EmployerIndustry":
         """The same rules with the resolver at ``path`` (``none`` or None: keyword rules only)."""
         if path is None or str(path) == NO_RESOLVER:
-            return replace(self, resolver_path=None, resolver=None)
-        return replace(self, resolver_path=str(path), resolver=load_resolver(path))
+            return replace(self, resolver=None)
+        return replace(self, resolver=load_resolver(path))
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,6 @@ def parse_employer_rules(raw: Mapping[str, Any], labels: Sequence[str], where: s
 
 
 def _mapping(raw: Mapping[str, Any], key: str, where: str, base: Path) -> Mapping[str, Any]:
-    import yaml
-
     from extractor.rules.schema import SchemaError
 
     value = raw.get(key)
@@ -152,7 +150,7 @@ def _mapping(raw: Mapping[str, Any], key: str, where: str, base: Path) -> Mappin
         path = base / value
         if not path.is_file():
             raise SchemaError(f"{where}: employer.{key}: no such file {path}")
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        value = read_yaml(path, SchemaError)
     if not isinstance(value, Mapping):
         raise SchemaError(f"{where}: employer.{key} must be a YAML file name or a mapping")
     return value
@@ -161,7 +159,7 @@ def _mapping(raw: Mapping[str, Any], key: str, where: str, base: Path) -> Mappin
 def inline_employer_files(raw: dict, base: Path) -> bool:
     """Replace the policy and keyword file names of every ``employer:`` section by their content, so a
     schema's text (what a model directory keeps and the rules version hashes) is self-contained."""
-    import yaml
+    from extractor.rules.schema import SchemaError
 
     changed = False
     for spec in (raw.get("fields") or {}).values():
@@ -170,7 +168,7 @@ def inline_employer_files(raw: dict, base: Path) -> bool:
             continue
         for key in ("policy", "keywords"):
             if isinstance(employer.get(key), str) and (base / employer[key]).is_file():
-                employer[key] = yaml.safe_load((base / employer[key]).read_text(encoding="utf-8"))
+                employer[key] = read_yaml(base / employer[key], SchemaError)
                 changed = True
         if isinstance(employer.get("resolver"), str) and employer["resolver"] != NO_RESOLVER:
             employer["resolver"] = str((base / employer["resolver"]).resolve())
