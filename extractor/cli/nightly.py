@@ -1,6 +1,7 @@
 """Pipeline commands: run (the batch job), report (accuracy on the source's gold labels), demo."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -24,13 +25,15 @@ def load_pipeline_file(pipeline: Path, settings: tuple[str, ...] = (), industry:
     """The ``PipelineConfig`` of ``pipeline`` with ``--set KEY=VALUE`` overrides (and ``--industry``) applied."""
     from extractor.nightly.config import load_pipeline
 
-    overrides = {"industry": industry} if industry else {}
+    overrides = {}
     for pair in settings:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set needs KEY=VALUE (e.g. source.url=postgresql+psycopg://...), got {pair!r}")
         overrides[key] = value
-    return load_pipeline(pipeline, overrides)
+    cfg = load_pipeline(pipeline, overrides)
+    # A path given on the command line is taken as it is, not parsed as a YAML value like --set values.
+    return replace(cfg, industry=industry) if industry else cfg
 
 
 @click.command()
