@@ -173,6 +173,23 @@ def test_a_missing_tensor_exits_1_naming_it(setup, model_copy):
                    dropped)
 
 
+@pytest.mark.parametrize("content, message", [
+    ('{"labels": ["EDU"], "tokenizer": "char",', "not valid JSON"),
+    ("", "not valid JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"labels": ["EDU"]}', "missing tokenizer, encoder, head"),
+])
+def test_an_unreadable_config_json_exits_1_naming_it(setup, model_copy, content, message):
+    (model_copy / "config.json").write_text(content, encoding="utf-8")
+    one_error_line(invoke(setup, model=str(model_copy)), EXIT_BAD_INPUT, model_copy / "config.json", message)
+    assert not (setup.workdir / "extracted.db").exists()  # nothing written
+
+
+def test_a_config_json_that_is_not_utf8_exits_1_naming_it(setup, model_copy):
+    (model_copy / "config.json").write_bytes(b'{"labels": "\xff\xfe"}')
+    one_error_line(invoke(setup, model=str(model_copy)), EXIT_BAD_INPUT, model_copy / "config.json", "not UTF-8")
+
+
 def test_predict_names_a_truncated_model_too(model_copy, tmp_path):
     weights = model_copy / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])

@@ -110,7 +110,7 @@ def load_model(directory: str | Path) -> LoadedModel:
     config_path = directory / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"{directory}: not a model directory (no config.json); train one with `extractor train`")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config = read_config(config_path)
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{directory}: saved by a newer extractor (format {config['format_version']})")
     tokenizer: Tokenizer
@@ -138,8 +138,31 @@ def load_model(directory: str | Path) -> LoadedModel:
 
 
 class ModelDirectoryError(ValueError):
-    """A model directory whose files cannot be used together: truncated weights, or weights shaped for
-    another config.json. The message names the directory and what is wrong, in one line."""
+    """A model directory whose files cannot be used together: an unreadable config.json, truncated weights,
+    or weights shaped for another config.json. The message names the directory and what is wrong, in one line."""
+
+
+REQUIRED_CONFIG_KEYS = ("labels", "tokenizer", "encoder", "head")
+
+
+def read_config(path: Path) -> dict:
+    """config.json as a dict, or a ModelDirectoryError naming the file and what is wrong with it."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelDirectoryError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelDirectoryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") \
+            from None
+    if not isinstance(config, dict):
+        raise ModelDirectoryError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    missing = [key for key in REQUIRED_CONFIG_KEYS if key not in config]
+    if missing:
+        raise ModelDirectoryError(f"{path}: missing {', '.join(missing)}; this is not a config.json saved by "
+                                  "`extractor train`")
+    if not isinstance(config["encoder"], dict) or "type" not in config["encoder"]:
+        raise ModelDirectoryError(f"{path}: 'encoder' must be an object with a 'type'")
+    return config
 
 
 def _load_weights(model: SpanExtractor, directory: Path) -> tuple[list[str], list[str]]:

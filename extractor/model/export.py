@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from extractor.model.directory import LoadedModel, load_model
+from extractor.model.directory import LoadedModel, load_model, read_config
 from extractor.model.globalpointer import NEG_INF
 from extractor.model.runtime import ONNX_DIR, ONNX_FILES, OnnxForward, TorchForward, export_problem
 from extractor.model.windows import Window, collate
@@ -99,7 +99,7 @@ def prepare_runtime(model_dir: str | Path, runtime: str) -> None:
     """Export when a pipeline's onnx runtime has no current export: missing, or from a retrained model."""
     if runtime not in ONNX_FILES:
         return
-    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    config = read_config(Path(model_dir) / "config.json")
     problem = export_problem(Path(model_dir), runtime, config.get("model_version", "unsaved"))
     if problem is not None:
         log.info("%s: exporting for runtime %s", problem, runtime)
