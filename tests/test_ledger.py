@@ -79,6 +79,18 @@ def test_triage_keeps_the_first_sighting_and_source_order():
         (4, "cv-3", "duplicate_id", "d")]
 
 
+def test_unchanged_documents_of_a_run_that_owes_its_report_are_predicted_again_for_it():
+    run = RunIdentity(RUN, "m2", "r2", unreported_runs=frozenset({3}))
+    items = [Candidate(0, "cv-1", "h1", "a"), Candidate(1, "cv-2", "h2", "b"), Candidate(2, "cv-3", "h0", "c")]
+    rows = {"cv-1": row(run_id=3), "cv-2": LedgerRow("cv-2", "h2", "m2", "r2", RUN - 1, 4),
+            "cv-3": LedgerRow("cv-3", "h3", "m2", "r2", RUN - 1, 3)}
+    result = triage(items, rows, run)
+    assert result.skipped == ["cv-1", "cv-2"]  # still skipped: their committed values stand
+    assert [c.doc_id for c in result.report_again] == ["cv-1"]  # cv-2's run wrote its report
+    assert [c.doc_id for c in result.todo] == ["cv-3"]  # changed: processed, and reported as such
+    assert triage(items, rows, RunIdentity(RUN, "m2", "r2")).report_again == []
+
+
 # ---------------------------------------------------------------- the batch commit
 
 @pytest.fixture
@@ -128,7 +140,7 @@ def test_a_batch_commits_values_ledger_quarantine_and_counts_together(engine):
         "counts": [(1, 3, 2, 0, 1, 3), (2, 2, 1, 1, 0, 1)],
     }
     assert read_ledger_rows(engine, ["a", "b", "nowhere"]) == {
-        "a": LedgerRow("a", "ha", "m", "r", 2), "b": LedgerRow("b", "hb2", "m", "r", 2)}
+        "a": LedgerRow("a", "ha", "m", "r", 2, 1), "b": LedgerRow("b", "hb2", "m", "r", 2, 2)}
 
 
 def test_a_document_reprocessed_without_a_field_keeps_no_stale_value(engine):

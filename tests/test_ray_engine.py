@@ -207,3 +207,22 @@ def test_the_shipped_ray_pipeline_runs(tmp_path, tiny_model_dir):
     assert (summary["engine"], summary["status"], summary["n_processed"]) == ("ray", "succeeded", 12)
     assert pq.read_table(tmp_path / "parquet_ray" / "fields.parquet").num_rows == 12
     assert summary["report"]["n_docs"] == 12
+
+
+def test_a_ray_run_writes_the_report_a_failed_run_owed(tmp_path, tiny_model_dir):
+    """As the local runner does (test_report_recovery): a Ray run predicts the unchanged documents of a run
+    that never wrote its report again, for the report only, and commits nothing new for them."""
+    source = tmp_path / "input"
+    write_input(source, night(12), bad=False)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the report directory should be", encoding="utf-8")
+    failing = Engine("ray", tmp_path / "ray", source, tiny_model_dir, **{"report.directory": blocked})
+    assert "rerun" in failing.run(expect=5)
+    values = failing.query(VALUES)
+    rerun = Engine("ray", tmp_path / "ray", source, tiny_model_dir)
+    summary = rerun.run()
+    assert (summary["n_processed"], summary["n_skipped"], summary["n_reported_again"]) == (0, 12, 12)
+    assert summary["report"]["n_docs"] == 12
+    assert rerun.query(VALUES) == values
+    assert rerun.query("SELECT run_id, status, report_pending FROM extractor_runs") == \
+        [(1, "failed", None), (2, "succeeded", None)]

@@ -60,6 +60,9 @@ runs = Table(
     Column("message", Text),
     Column("runtime", String(32)),  # what ran the network: torch, onnx-int8, ... (migration 0004)
     Column("engine", String(16)),  # local | ray (migration 0004)
+    # 1 while the run owes an accuracy report (it collects one and has not written it yet): a killed or
+    # failed run's documents go into the next run's report (migration 0005). NULL: owes none.
+    Column("report_pending", Integer),
 )
 
 # One row per document ever processed: what was processed, with which model and rules.

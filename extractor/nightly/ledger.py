@@ -39,6 +39,8 @@ class RunIdentity:
     full_refresh: bool = False
     # The run's hold on its pipeline's lease: every batch commit renews it, and commits nothing once lost.
     lease: Optional[LeaseToken] = None
+    # Earlier runs of the pipeline that ended (killed, failed) before writing the report they owed.
+    unreported_runs: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -62,6 +64,7 @@ class LedgerRow:
     model_version: str
     rules_version: str
     seen_run_id: int  # the last run that read this doc_id
+    run_id: int = 0  # the run that processed it
 
 
 # ---------------------------------------------------------------- the decision
@@ -122,6 +125,10 @@ def rules_changed(row: LedgerRow, run: RunIdentity) -> bool:
     return row.rules_version != run.rules_version
 
 
+def processed_by_unreported_run(row: Optional[LedgerRow], run: RunIdentity) -> bool:
+    return row is not None and row.run_id in run.unreported_runs
+
+
 def decide(candidate: Candidate, row: Optional[LedgerRow], run: RunIdentity,
            earlier_in_batch: AbstractSet[str] = frozenset(), pending: AbstractSet[str] = frozenset()) -> Decision:
     """What to do with one checked record, given its ledger row (None: never processed). The first
@@ -152,13 +159,16 @@ class Triage:
     todo: list[Candidate] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
+    # Skipped documents to predict again for the report only: their run never wrote the report it owed.
+    report_again: list[Candidate] = field(default_factory=list)
 
 
 def triage(items: Sequence[Candidate | Quarantined], rows: Mapping[str, LedgerRow], run: RunIdentity,
            pending: AbstractSet[str] = frozenset()) -> Triage:
     """Split one batch of checked records, in source order, into documents to process, documents
     unchanged since they were processed (skipped), and quarantined records (the check failures and the
-    duplicates), each list in source order. ``rows``: the ledger rows of the batch's doc_ids."""
+    duplicates), each list in source order; skipped documents that a run which never wrote its report
+    processed are also in ``report_again``. ``rows``: the ledger rows of the batch's doc_ids."""
     result = Triage()
     in_batch: set[str] = set()
     for item in items:
@@ -171,6 +181,8 @@ def triage(items: Sequence[Candidate | Quarantined], rows: Mapping[str, LedgerRo
             result.quarantined.append(_duplicate(item))
         elif decision.action is Action.SKIP:
             result.skipped.append(item.doc_id)
+            if processed_by_unreported_run(rows.get(item.doc_id), run):
+                result.report_again.append(item)
         else:
             result.todo.append(item)
     return result
@@ -188,7 +200,8 @@ def read_ledger_rows(engine: Engine, doc_ids: Sequence[str]) -> dict[str, Ledger
     if not doc_ids:
         return {}
     pd = db.processed_documents
-    stmt = (select(pd.c.doc_id, pd.c.content_hash, pd.c.model_version, pd.c.rules_version, pd.c.seen_run_id)
+    stmt = (select(pd.c.doc_id, pd.c.content_hash, pd.c.model_version, pd.c.rules_version, pd.c.seen_run_id,
+                   pd.c.run_id)
             .where(pd.c.doc_id.in_(sorted(set(doc_ids)))))
     with engine.connect() as conn:
         return {row.doc_id: LedgerRow(*row) for row in conn.execute(stmt)}

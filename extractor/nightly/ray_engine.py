@@ -196,11 +196,11 @@ class RayRunner(PipelineRun):
         self.timings: dict[str, float] = {}
         try:
             start = time.perf_counter()
-            pending, keys = self._plan(ray, summary)
+            pending, report_only, keys = self._plan(ray, summary)
             self.timings["plan_s"] = time.perf_counter() - start
-            if pending:
+            if pending or report_only:
                 start = time.perf_counter()
-                self._predict(ray, summary, self.pool, pending, keys)
+                self._predict(ray, summary, self.pool, pending, report_only, keys)
                 self.timings["predict_s"] = time.perf_counter() - start
             log.info("Ray passes (wall, and of it the driver's own work): %s",
                      ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in self.timings.items()))
@@ -229,8 +229,9 @@ class RayRunner(PipelineRun):
         return int(min(max(per_row * self.cfg.ray.docs_per_call, 4 << 10), 128 << 20))
 
     def _plan(self, ray, summary: RunSummary):
-        """Pass 1: check and hash every record in Ray, triage on the driver; returns the planned doc_ids and
-        their sorted 64-bit keys."""
+        """Pass 1: check and hash every record in Ray, triage on the driver; returns the doc_ids planned for
+        processing, those to predict for the report only (their run never wrote its report), and the sorted
+        64-bit keys of both."""
         import numpy as np
         from tqdm.auto import tqdm
 
@@ -248,6 +249,7 @@ class RayRunner(PipelineRun):
         ds.context.enable_progress_bars = False  # the driver draws its own bars (on a terminal)
         run = self.identity(summary)
         pending: set[str] = set()
+        report_only: set[str] = set()
         keys: list[int] = []
         position = 0
         total = self.source.total if self.limit is None else min(self.limit, self.source.total or self.limit)
@@ -266,6 +268,10 @@ class RayRunner(PipelineRun):
                 for c in triage.todo:
                     pending.add(c.doc_id)
                     keys.append(plan_key(c.doc_id, c.content_hash))
+                for c in triage.report_again:
+                    report_only.add(c.doc_id)
+                    keys.append(plan_key(c.doc_id, c.content_hash))
+                summary.n_reported_again += len(triage.report_again)
                 summary.add(commit_batch(self.engine, run, [], triage.skipped, triage.quarantined,
                                          n_read=len(items)))
                 bar.update(len(items))
@@ -273,10 +279,12 @@ class RayRunner(PipelineRun):
         self.timings["plan_driver_s"] = busy
         log.info("planned: %d read, %d to process, %d unchanged, %d quarantined", summary.n_read, len(pending),
                  summary.n_skipped, summary.n_quarantined)
-        return pending, np.array(sorted(keys), dtype=np.uint64)
+        return pending, report_only, np.array(sorted(keys), dtype=np.uint64)
 
-    def _predict(self, ray, summary: RunSummary, pool: Pool, pending: set[str], keys) -> None:
-        """Pass 2: the planned documents through FieldPredictor actors; commit what comes back."""
+    def _predict(self, ray, summary: RunSummary, pool: Pool, pending: set[str], report_only: set[str],
+                 keys) -> None:
+        """Pass 2: the planned documents through FieldPredictor actors; commit what comes back (the
+        report-only documents only go into the report)."""
         from tqdm.auto import tqdm
 
         columns = self._columns("id", "text", "updated_at", "gold_entities", "gold_fields")
@@ -304,14 +312,17 @@ class RayRunner(PipelineRun):
                 start = time.perf_counter()
                 done: list[ProcessedDocument] = []
                 for r in table.to_pylist():
-                    if r["doc_id"] not in pending:
+                    if r["doc_id"] not in pending and r["doc_id"] not in report_only:
                         continue  # a second copy of a document already committed: quarantined when planned
                     if r["error"] is not None:  # select_planned passes checked documents only
                         raise EngineError(f"document {r['doc_id']!r} came back unpredicted: {r['error']}")
-                    pending.discard(r["doc_id"])
-                    done.append(ProcessedDocument(r["doc_id"], r["_content_hash"],
-                                                  field_values_from_rows(r["field_values"]), r["_updated_at"],
-                                                  r["n_windows"]))
+                    if r["doc_id"] in pending:
+                        pending.discard(r["doc_id"])
+                        done.append(ProcessedDocument(r["doc_id"], r["_content_hash"],
+                                                      field_values_from_rows(r["field_values"]), r["_updated_at"],
+                                                      r["n_windows"]))
+                    else:
+                        report_only.discard(r["doc_id"])
                     if self.collector is not None:
                         entities, fields = parse_gold(*json.loads(r["_gold"]))
                         self.collector.add(Document(r["doc_id"], r["text"], entities, fields),

@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from extractor.data.documents import Document, Entity
 from extractor.model.metrics import Scorer, gold_field_values
@@ -102,6 +102,19 @@ def remove_report_temporaries(directory: str | Path) -> None:
     directory = Path(directory)
     remove_stale_temporaries(directory / "latest.json")
     (directory / "latest.json.tmp").unlink(missing_ok=True)  # the name releases before this one used
+
+
+def remove_unfinished_reports(directory: str | Path, run_ids: Iterable[int]) -> list[Path]:
+    """Remove what runs that never finished their report wrote of it (a kill between two of its files
+    leaves a partial set); the run that reports their documents writes a whole one. Returns the files removed."""
+    directory = Path(directory)
+    removed = []
+    for run_id in sorted(set(run_ids)):
+        for fmt in REPORT_FORMATS:
+            for path in directory.glob(f"report-*-run{run_id}.{fmt}"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _write_report(report: dict, directory: Path, max_f1_drop: float,

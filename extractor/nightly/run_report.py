@@ -6,7 +6,8 @@ where a pipeline's configuration meets the report, which changes with the pipeli
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+import logging
+from typing import Iterable, Iterator, Optional
 
 from extractor.data.documents import Document
 from extractor.model.directory import LoadedModel, load_model
@@ -15,9 +16,12 @@ from extractor.model.predict import Predictor
 from extractor.nightly.config import PipelineConfig, PipelineError
 from extractor.nightly.field_predictor import RulesError, load_rules
 from extractor.nightly.records import check_record
-from extractor.nightly.reports import ReportCollector, write_report
+from extractor.nightly.reports import ReportCollector, remove_unfinished_reports, write_report
+from extractor.nightly.safe_files import writing
 from extractor.nightly.sources import open_source
 from extractor.rules.schema import Schema
+
+log = logging.getLogger(__name__)
 
 
 def report_headline(report: dict) -> dict:
@@ -26,11 +30,16 @@ def report_headline(report: dict) -> dict:
             "fields_f1": {k: v["f1"] for k, v in report["fields"].items()}}
 
 
-def write_pipeline_report(cfg: PipelineConfig, report: dict) -> tuple[dict, list]:
+def write_pipeline_report(cfg: PipelineConfig, report: dict, replaces_runs: Iterable[int] = ()) -> tuple[dict, list]:
     """Write ``report`` where the pipeline says (nowhere when it names no directory); returns the paths
-    written and the regressions against the previous report."""
+    written and the regressions against the previous report. ``replaces_runs``: earlier runs that never
+    finished their report (this one covers their documents): what they wrote of it is removed."""
     if not cfg.report.directory:
         return {}, []
+    with writing(cfg.report.directory):
+        removed = remove_unfinished_reports(cfg.report.directory, replaces_runs)
+    if removed:
+        log.info("removed %d file(s) of unfinished reports: %s", len(removed), ", ".join(p.name for p in removed))
     return write_report(report, cfg.report.directory, cfg.report.max_f1_drop, cfg.report.min_docs)
 
 

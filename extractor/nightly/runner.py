@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator, Optional
 
-from sqlalchemy import and_, insert, update
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 
 from extractor.model.directory import LoadedModel
@@ -62,6 +63,7 @@ class RunSummary:
     n_skipped: int = 0
     n_quarantined: int = 0
     n_windows: int = 0
+    n_reported_again: int = 0  # unchanged documents of runs that never wrote their report, in this one's
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     report: Optional[dict] = None  # headline figures of the run's accuracy report, when the source had gold
@@ -105,6 +107,7 @@ class PipelineRun:
         self.loaded, self.schema = self._load()
         # The weights and the value-changing predict options: the version the ledger, field values and sinks use.
         self.model_version = prediction_version(self.loaded, cfg.predict)
+        self.unreported_runs: frozenset[int] = frozenset()  # found when the run starts
         self.rules_version = self.schema.rules_version
         self.source = self._open_source()  # fails now (missing file/column) rather than mid-run
         self.engine: Engine = db.make_engine(cfg.database)
@@ -169,23 +172,41 @@ class PipelineRun:
             stale = conn.execute(update(db.runs).where(and_(db.runs.c.pipeline == self.cfg.name,
                                                             db.runs.c.status == "running"))
                                  .values(status="interrupted")).rowcount
+            self.unreported_runs = self._unreported_runs(conn)
             run_id = conn.execute(insert(db.runs).values(
                 pipeline=self.cfg.name, model_version=self.model_version, rules_version=self.rules_version,
                 started_at=now, status="running", full_refresh=int(self.full_refresh),
                 runtime=self.cfg.predict.runtime, engine=self.engine_name,
+                report_pending=1 if self.owes_report else None,
             ).returning(db.runs.c.run_id)).scalar_one()
             self.lease.set_run(conn, run_id)
         if stale:
             log.warning("%d earlier run(s) of %s never finished (killed?); marked interrupted", stale, self.cfg.name)
+        if self.unreported_runs:
+            log.warning("run(s) %s of %s ended before writing their report: their documents go into this run's",
+                        ", ".join(map(str, sorted(self.unreported_runs))), self.cfg.name)
         log.info("run %d of %s (%s engine): source %s, model %s, rules %s%s", run_id, self.cfg.name, self.engine_name,
                  self.source.describe(), self.model_version, self.rules_version,
                  " (full refresh)" if self.full_refresh else "")
         return RunSummary(run_id, self.cfg.name, self.model_version, self.rules_version, engine=self.engine_name)
 
+    @property
+    def owes_report(self) -> bool:
+        """Whether this run writes an accuracy report: its source has gold and the pipeline a report directory."""
+        return self.collector is not None and bool(self.cfg.report.directory)
+
+    def _unreported_runs(self, conn: Connection) -> frozenset[int]:
+        """Earlier runs of this pipeline that ended owing their report (none when this run owes none)."""
+        if not self.owes_report:
+            return frozenset()
+        r = db.runs.c
+        return frozenset(conn.execute(select(r.run_id).where(
+            and_(r.pipeline == self.cfg.name, r.report_pending == 1, r.status != "running"))).scalars())
+
     def identity(self, summary: RunSummary) -> RunIdentity:
         """This run as the ledger sees it."""
         return RunIdentity(summary.run_id, self.model_version, self.rules_version, self.full_refresh,
-                           self.lease.token)
+                           self.lease.token, self.unreported_runs)
 
     def _finish(self, summary: RunSummary, status: str, message: Optional[str] = None) -> None:
         summary.status = status
@@ -193,6 +214,9 @@ class PipelineRun:
             with self.engine.begin() as conn:
                 conn.execute(update(db.runs).where(db.runs.c.run_id == summary.run_id).values(
                     status=status, ended_at=datetime.now(timezone.utc), message=message))
+                if status == "succeeded":  # its report is written, with the documents of the runs that owed one
+                    conn.execute(update(db.runs).where(db.runs.c.run_id.in_(
+                        sorted(self.unreported_runs | {summary.run_id}))).values(report_pending=None))
         except Exception as exc:  # the database itself may be what failed; the original error matters more
             log.error("could not record the end of run %d: %s", summary.run_id, exc)
 
@@ -207,7 +231,7 @@ class PipelineRun:
                                        model_version=self.model_version, rules_version=self.rules_version)
         summary.report = report_headline(report)
         if self.cfg.report.directory:
-            paths, summary.regressions = write_pipeline_report(self.cfg, report)
+            paths, summary.regressions = write_pipeline_report(self.cfg, report, self.unreported_runs)
             summary.outputs.update({f"report_{k}": str(v) for k, v in paths.items()})
         self.last_report = report
 
@@ -261,11 +285,13 @@ class Runner(PipelineRun):
                                    checked))
         run = self.identity(summary)
         triage = triage_batch(self.engine, items, run)
-        predictions = self.predictor.predict_documents([c.doc for c in triage.todo])
+        # Documents whose run never wrote its report are predicted again for the report, not committed.
+        predictions = self.predictor.predict_documents([c.doc for c in triage.todo + triage.report_again])
         processed = [ProcessedDocument(c.doc_id, c.content_hash, p.fields, c.updated_at, p.n_windows)
                      for c, p in zip(triage.todo, predictions)]
         summary.add(commit_batch(self.engine, run, processed, triage.skipped, triage.quarantined,
                                  n_read=len(records)))
+        summary.n_reported_again += len(triage.report_again)
         if self.collector is not None:
             for p in predictions:
                 self.collector.add(p.doc, p.entities)
