@@ -58,6 +58,19 @@ def test_major_suffixes_and_aliases(rules):
     assert one("会计", rules, "PRO", "major").value == "会计学"
 
 
+def test_a_major_needs_two_characters(rules):
+    assert one("双专业", rules, "PRO", "major") is None  # 双: two majors, not a major's name
+    assert one("法学专业", rules, "PRO", "major").value == "法学"
+    ner = Schema.load(ROOT / "schemas" / "resume_ner.yaml")
+    assert one("双专业", ner, "PRO", "major") is None and one("化学", ner, "PRO", "major").value == "化学"
+
+
+@pytest.mark.parametrize("value", ["0", "two", "true", "1.5"])
+def test_min_chars_must_be_a_whole_number_of_at_least_one(value):
+    with pytest.raises(SchemaError, match="normalize.min_chars"):
+        Schema.from_yaml(f"labels: [A]\nfields:\n  f: {{labels: [A], normalize: {{min_chars: {value}}}}}\n")
+
+
 def test_every_gbt4754_section_has_its_code(rules):
     codes = next(f for f in rules.fields if f.name == "industry").codes
     assert set(codes) == set(GBT4754_SECTIONS)

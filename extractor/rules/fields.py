@@ -44,6 +44,8 @@ def normalize(surface: str, norm: Normalizer) -> tuple[str, str]:
             break
     if stripped in norm.map:
         return norm.map[stripped], "strip+map"
+    if len(stripped) < norm.min_chars:
+        return "", "too_short"  # no value: a leftover like 双 (双专业) names nothing
     return stripped, "strip" if stripped != s else "identity"
 
 

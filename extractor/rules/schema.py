@@ -30,6 +30,8 @@ class Normalizer:
     map: dict[str, str] = field(default_factory=dict)
     strip_suffixes: tuple[str, ...] = ()
     contains: tuple[tuple[str, str], ...] = ()
+    # Values shorter than this after stripping are no value (双专业 -> 双 is not a major).
+    min_chars: int = 1
 
 
 @dataclass(frozen=True)
@@ -182,10 +184,14 @@ def _parse_field(name: str, spec: dict, labels: list[str], where: str, base: Pat
         raise SchemaError(f"{here}: select 'highest' needs an 'order' list")
     norm = spec.get("normalize") or {}
     contains = tuple((str(a), str(b)) for a, b in (norm.get("contains") or []))
+    min_chars = norm.get("min_chars", 1)
+    if not isinstance(min_chars, int) or isinstance(min_chars, bool) or min_chars < 1:
+        raise SchemaError(f"{here}: normalize.min_chars must be a whole number >= 1, got {min_chars!r}")
     normalizer = Normalizer(
         {str(k): str(v) for k, v in (norm.get("map") or {}).items()},
         tuple(norm.get("strip_suffixes") or ()),
         contains,
+        min_chars,
     )
     codes = {str(k): str(v) for k, v in (spec.get("codes") or {}).items()}
     derive = None
