@@ -139,7 +139,7 @@ def test_training_the_head_learns_nested_gold_spans():
 
 
 def test_weight_ema_is_bias_corrected_and_tracks_a_constant():
-    from extractor.model.train import WeightEMA
+    from extractor.model.checkpoints import WeightEMA
 
     model = torch.nn.Linear(2, 1)
     ema = WeightEMA(model, decay=0.99)

@@ -123,7 +123,10 @@ def load_model(directory: str | Path) -> LoadedModel:
         from transformers import AutoConfig
 
         hf_config = AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True)
-    model = build_model(config, hf_config)
+    try:
+        model = build_model(config, hf_config)
+    except TypeError as exc:  # a setting this version's encoders or heads do not take
+        raise ModelDirectoryError(f"{directory}: config.json does not fit this extractor ({exc})") from None
     missing, unexpected = _load_weights(model, directory)
     # Some HF models keep non-persistent buffers (position ids) out of the state dict; weights must all match.
     missing = [k for k in missing if not k.endswith("position_ids")]
