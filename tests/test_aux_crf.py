@@ -19,6 +19,7 @@ from extractor.rules.schema import Schema
 ])
 def test_the_default_weight(cfg, weight):
     assert cfg.aux_crf_weight() == weight
+    assert cfg.record()["aux_crf"] == weight  # metrics.json says what the run used, not None
 
 
 def train_tiny(tmp_path, docs, aux):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -65,7 +64,7 @@ class CheckpointKeeper:
             return False
         self.best_score, self.best_epoch, self.best_dev, self.stale = score, epoch, dev, 0
         if self.cfg.checkpoint == "best":
-            metrics = {"config": asdict(self.cfg), "best_epoch": epoch, "dev": dev, "history": history}
+            metrics = {"config": self.cfg.record(), "best_epoch": epoch, "dev": dev, "history": history}
             save_model(self.out_dir, self.scored, metrics)
         return True
 
