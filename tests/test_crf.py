@@ -203,3 +203,22 @@ def test_head_learns_a_tiny_tagging_task():
     lowest = min(p for f in found for *_, p in f)
     kept = head.decode(head(h, mask), mask, threshold=lowest)
     assert sum(map(len, kept)) == 3 and all(p > lowest for f in kept for *_, p in f)
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0, 40.0])
+def test_log_partition_tree_matches_the_forward_loop(scale):
+    # The pairwise matrix product against the position-by-position forward algorithm, values and gradients,
+    # on odd lengths with padding; at scale 40 the spread passes TREE_MAX_SPREAD and the loop answers.
+    scheme = TagScheme("bioes", 3)
+    crf = random_crf(scheme.n_tags, scheme.allowed())
+    torch.manual_seed(2)
+    emissions = (torch.randn(4, 37, scheme.n_tags) * scale).requires_grad_()
+    mask = torch.ones(4, 37, dtype=torch.bool)
+    for b, n in enumerate([37, 20, 2, 1]):
+        mask[b, n:] = False
+    tree, steps = crf.log_partition(emissions, mask), crf.log_partition_steps(emissions, mask)
+    assert torch.allclose(tree, steps, rtol=1e-5, atol=1e-3)
+    grad_tree = torch.autograd.grad(tree.sum(), [emissions, crf.transitions])
+    grad_steps = torch.autograd.grad(steps.sum(), [emissions, crf.transitions])
+    for g, h in zip(grad_tree, grad_steps):
+        assert torch.allclose(g, h, atol=1e-4)
