@@ -88,11 +88,14 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--aux-crf", type=click.FloatRange(min=0),
               help="gp/egp: weight of an auxiliary CRF loss on the encoder's states during training (the CRF is "
                    "not saved; 0: off). Default: 0.05 for the BiLSTM, off for transformer encoders.")
+@click.option("--augment", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Mention replacement: each epoch, the probability that a gold entity is swapped for another "
+                   "training mention of its label (0: off).")
 @friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
           stride: int, loss: str, patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float]) -> None:
+          encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float], augment: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from extractor.model.train import TrainConfig
 
@@ -104,7 +107,7 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
         encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=parse_key_values(encoder_options, "--encoder-option"),
-        word_tags=word_tags, aux_crf=aux_crf,
+        word_tags=word_tags, aux_crf=aux_crf, augment=augment,
     )
     echo_json(train_model(schema_path, train_path, dev_path, out, cfg, progress()))
 

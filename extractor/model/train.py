@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from extractor.data.documents import Document
+from extractor.model.augment import mention_pool, replace_mentions
 from extractor.model.checkpoints import CheckpointKeeper, WeightEMA
 from extractor.model.directory import LoadedModel, build_model
 from extractor.model.encoders import scratch_bert_config
@@ -66,6 +67,9 @@ class TrainConfig:
     # +0.8 dev F1 at 12 epochs on Resume NER, within seed noise under a 19-minute budget;
     # docs/benchmarks.md), off for transformer encoders.
     aux_crf: Optional[float] = None
+    # Mention replacement: each epoch, every gold entity that overlaps no other is replaced, with this
+    # probability, by another training mention of its label (extractor/model/augment.py). 0: off.
+    augment: float = 0.0
 
     def record(self) -> dict:
         """The config as metrics.json keeps it, with the auxiliary CRF weight the run actually used."""
@@ -158,7 +162,8 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
     return LoadedModel(model, tokenizer, config, schema)
 
 
-def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainConfig) -> list[Window]:
+def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainConfig,
+                     warn: bool = True) -> list[Window]:
     index = {lab: i for i, lab in enumerate(loaded.labels)}
     head = loaded.model.head
     windows, unaligned, dropped, dropped_docs = [], 0, 0, 0
@@ -168,9 +173,9 @@ def training_windows(docs: Sequence[Document], loaded: LoadedModel, cfg: TrainCo
         lost = len(set(enc.gold)) - len(set(head.trainable_spans(enc.gold)))
         dropped, dropped_docs = dropped + lost, dropped_docs + (lost > 0)
         windows.extend(make_windows(n, enc, loaded.tokenizer, cfg.max_tokens, cfg.stride))
-    if unaligned:
+    if unaligned and warn:
         log.warning("%d gold entities cover no token (whitespace only?) and were left out of training", unaligned)
-    if dropped:
+    if dropped and warn:
         # Counted once per document, here, rather than in every batch that meets them.
         log.warning("%d gold entities in %d documents overlap a longer one; the %s head cannot tag nested or "
                     "overlapping spans and trains without them", dropped, dropped_docs, cfg.head)
@@ -240,6 +245,8 @@ def check_training_inputs(cfg: TrainConfig, train_docs: Sequence[Document]) -> N
         raise ValueError(f"checkpoint must be 'best' or 'last', got {cfg.checkpoint!r}")
     if not train_docs:
         raise ValueError("no training documents")
+    if not 0 <= cfg.augment <= 1:
+        raise ValueError(f"augment is a probability (0 to 1), got {cfg.augment}")
 
 
 def train_epoch(loaded: LoadedModel, batches: Sequence[Sequence[Window]], cfg: TrainConfig,
@@ -299,6 +306,7 @@ def train(
                     schema.name, cfg.head)
     windows = training_windows(train_docs, loaded, cfg)
     rng = random.Random(cfg.seed)
+    mentions, augment_rng = mention_pool(train_docs), random.Random(f"augment-{cfg.seed}")
 
     optimizer, aux = make_optimizer(cfg, loaded)
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
@@ -315,6 +323,9 @@ def train(
     started, stopped_by = time.perf_counter(), "epochs"
     for epoch in range(1, cfg.epochs + 1):
         epoch_started = time.perf_counter()
+        if cfg.augment > 0:  # this epoch's copies of the documents, other mentions in the same contexts
+            windows = training_windows([replace_mentions(d, mentions, cfg.augment, augment_rng) for d in train_docs],
+                                       loaded, cfg, warn=False)
         batches = bucketed_batches(windows, cfg.batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
         mean_loss = train_epoch(loaded, batches, cfg, optimizer, scheduler, ema, bar, aux)
