@@ -6,9 +6,10 @@ migrations in ``migrations/``; ``ensure_schema`` applies them on first use.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import (
     Column,
@@ -147,10 +148,27 @@ def make_engine(url: str) -> Engine:
             # WAL: the source cursor that streams all night does not block the batch commits, even when
             # source and results share one SQLite file; writers wait for each other instead of failing.
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            _switch_to_wal(cur)
             cur.close()
     return engine
+
+
+def _switch_to_wal(cursor: Any, wait_seconds: float = 30.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the file is locked: on a new file another process's
+    switch can answer SQLITE_BUSY at once, without the busy timeout (two runs starting on a new
+    database together failed "database is locked")."""
+    import sqlite3
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def safe_url(url: str) -> str:
