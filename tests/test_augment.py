@@ -38,7 +38,8 @@ def test_overlapping_entities_stay_and_follow_the_shift():
     d = Document("d", text, [Entity(0, 2, "NAME"), Entity(3, 7, "ORG"), Entity(3, 10, "ORG"),
                              Entity(11, 13, "TITLE")])
     assert [(e.start, e.end) for e in isolated(d.entities)] == [(0, 2), (11, 13)]
-    out = replace_mentions(d, {"NAME": ["司马相如"], "ORG": ["某公司"], "TITLE": ["讲师"]}, 1.0, random.Random(0))
+    pool = {"NAME": ["司马相如"], "ORG": ["某公司"], "TITLE": ["讲师"]}
+    out = replace_mentions(d, pool, 1.0, random.Random(0))
     assert out.text == "司马相如在北京大学医学部任讲师。"
     assert sorted((out.text[e.start:e.end], e.label) for e in out.entities) == sorted([
         ("司马相如", "NAME"), ("北京大学", "ORG"), ("北京大学医学部", "ORG"), ("讲师", "TITLE")])
@@ -70,4 +71,5 @@ def test_training_with_mention_replacement_sees_other_texts(tmp_path, sample_doc
 
 def test_augment_must_be_a_probability(tmp_path, sample_docs):
     with pytest.raises(ValueError, match="augment is a probability"):
-        training.train(training.TrainConfig(augment=1.5), Schema.load(ROOT / "schemas" / "resume.yaml"), sample_docs, [], tmp_path)
+        training.train(training.TrainConfig(augment=1.5), Schema.load(ROOT / "schemas" / "resume.yaml"), sample_docs,
+                       [], tmp_path)

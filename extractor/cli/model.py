@@ -95,7 +95,8 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
           stride: int, loss: str, patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float], augment: float) -> None:
+          encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
+          augment: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from extractor.model.train import TrainConfig
 

@@ -306,7 +306,8 @@ def train(
                     schema.name, cfg.head)
     windows = training_windows(train_docs, loaded, cfg)
     rng = random.Random(cfg.seed)
-    mentions, augment_rng = mention_pool(train_docs), random.Random(f"augment-{cfg.seed}")
+    mentions = mention_pool(train_docs) if cfg.augment > 0 else {}
+    augment_rng = random.Random(f"augment-{cfg.seed}")
 
     optimizer, aux = make_optimizer(cfg, loaded)
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
