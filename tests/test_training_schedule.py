@@ -123,7 +123,7 @@ def test_parameter_groups_split_learning_rates_and_decay():
 
 
 def test_budget_cut_short_names_an_unusable_model_and_nothing_else():
-    from extractor.model.train import budget_cut_short
+    from extractor.model.checkpoints import budget_cut_short
 
     def metrics(stopped_by, epochs, f1):
         return {"stopped_by": stopped_by, "history": [{}] * epochs,

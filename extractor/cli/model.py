@@ -91,12 +91,18 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--augment", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Mention replacement: each epoch, the probability that a gold entity is swapped for another "
                    "training mention of its label (0: off).")
+@click.option("--adversarial", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="FGM: each step also trains on the batch with the embedding tables moved this far along the "
+                   "loss gradient (about twice the time per step; 0: off).")
+@click.option("--rdrop", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="R-Drop, gp/egp: each batch runs twice with different dropout and the two span score maps "
+                   "are pulled together with this weight (about twice the time per step; 0: off).")
 @friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
           stride: int, loss: str, patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
           encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
-          augment: float) -> None:
+          augment: float, adversarial: float, rdrop: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from extractor.model.train import TrainConfig
 
@@ -104,11 +110,13 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
         raise click.UsageError("--tags applies to --head crf only")
     if aux_crf and head == "crf":
         raise click.UsageError("--aux-crf applies to --head gp or egp (a CRF head is its own tag-path loss)")
+    if rdrop and head == "crf":
+        raise click.UsageError("--rdrop applies to --head gp or egp (it compares span scores)")
     cfg = TrainConfig(
         encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=parse_key_values(encoder_options, "--encoder-option"),
-        word_tags=word_tags, aux_crf=aux_crf, augment=augment,
+        word_tags=word_tags, aux_crf=aux_crf, augment=augment, adversarial=adversarial, rdrop=rdrop,
     )
     echo_json(train_model(schema_path, train_path, dev_path, out, cfg, progress()))
 

@@ -3,6 +3,7 @@ of any single step's), and the checkpoint left in the output directory (the best
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -78,3 +79,33 @@ class CheckpointKeeper:
         if self.cfg.checkpoint == "last":  # the final epoch's weights, whatever dev said
             self.best_epoch, self.best_dev = epoch, dev
             save_model(self.out_dir, self.scored)
+
+
+# Below this dev micro-F1 a model is not usable: it finds almost nothing.
+USABLE_DEV_F1 = 0.5
+
+
+def budget_cut_short(metrics: dict) -> Optional[str]:
+    """Why the time budget left an unusable model (stopped by it after fewer than 2 epochs, or with a best
+    dev micro-F1 under ``USABLE_DEV_F1``), or None."""
+    if metrics.get("stopped_by") != "time budget":
+        return None
+    epochs, dev = len(metrics["history"]), metrics.get("dev")
+    if dev is not None and dev["micro"]["f1"] < USABLE_DEV_F1:
+        return (f"the --max-minutes budget stopped training after {epochs} epoch(s) with a best dev micro-F1 of "
+                f"{dev['micro']['f1']:.3f}: this model is not usable; give it more minutes or train by --epochs")
+    if epochs < 2:
+        return (f"the --max-minutes budget stopped training after {epochs} epoch: the model is barely trained; "
+                "give it more minutes or train by --epochs")
+    return None
+
+
+def write_training_metrics(out_dir: str | Path, metrics: dict) -> dict:
+    """metrics.json with the whole history (the weights stay those of the chosen epoch), and a loud warning
+    in the log and in the metrics when the time budget cut training short of a usable model."""
+    warning = budget_cut_short(metrics)
+    if warning:
+        log.warning("WARNING: %s", warning)
+        metrics["warning"] = warning
+    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    return metrics

@@ -2,7 +2,6 @@
 clipping, dev evaluation each epoch, early stopping, best checkpoint kept."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -17,11 +16,12 @@ from tqdm.auto import tqdm
 
 from extractor.data.documents import Document
 from extractor.model.augment import mention_pool, replace_mentions
-from extractor.model.checkpoints import CheckpointKeeper, WeightEMA
+from extractor.model.checkpoints import CheckpointKeeper, WeightEMA, write_training_metrics
 from extractor.model.directory import LoadedModel, build_model
 from extractor.model.encoders import scratch_bert_config
 from extractor.model.evaluate import evaluate_model
 from extractor.model.heads import head_spec
+from extractor.model.regularizers import embedding_attack, symmetric_span_kl
 from extractor.model.schedule import TimeBudget, lr_factor
 from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
 from extractor.model.windows import Window, collate, encode_document, make_windows
@@ -70,6 +70,12 @@ class TrainConfig:
     # Mention replacement: each epoch, every gold entity that overlaps no other is replaced, with this
     # probability, by another training mention of its label (extractor/model/augment.py). 0: off.
     augment: float = 0.0
+    # FGM: epsilon by which the embedding tables move along the loss gradient for a second, adversarial
+    # loss each step (about twice the training time per step). 0: off.
+    adversarial: float = 0.0
+    # R-Drop (gp/egp): weight of the divergence between two dropout passes' span scores (each batch runs
+    # twice). 0: off.
+    rdrop: float = 0.0
 
     def record(self) -> dict:
         """The config as metrics.json keeps it, with the auxiliary CRF weight the run actually used."""
@@ -196,15 +202,33 @@ def bucketed_batches(windows: Sequence[Window], batch_size: int, rng: random.Ran
 
 
 def batch_loss(loaded: LoadedModel, batch: Sequence[Window], loss: str,
-               aux: Optional[tuple[torch.nn.Module, float]] = None) -> torch.Tensor:
+               aux: Optional[tuple[torch.nn.Module, float]] = None, rdrop: float = 0.0) -> torch.Tensor:
     ids, mask = collate(batch, loaded.tokenizer.pad_id)
     gold = [w.gold for w in batch]
-    if aux is None:
-        return loaded.model.head.loss(loaded.model(ids, mask), gold, mask, form=loss)
+    if rdrop > 0:  # R-Drop's two passes, each with its own dropout masks, as one batch of twice the windows
+        ids, mask, gold = ids.repeat(2, 1), mask.repeat(2, 1), gold + gold
     h = loaded.model.encoder(ids, mask)
-    crf, weight = aux
-    return (loaded.model.head.loss(loaded.model.head(h, mask), gold, mask, form=loss)
-            + weight * crf.loss(crf(h, mask), gold, mask))
+    output = loaded.model.head(h, mask)
+    total = loaded.model.head.loss(output, gold, mask, form=loss)
+    if aux is not None:
+        crf, weight = aux
+        total = total + weight * crf.loss(crf(h, mask), gold, mask)
+    if rdrop > 0:
+        first, second = output.chunk(2)
+        total = total + rdrop * symmetric_span_kl(first, second, mask[: len(batch)])
+    return total
+
+
+def backward_step(loaded: LoadedModel, batch: Sequence[Window], cfg: TrainConfig,
+                  aux: Optional[tuple[torch.nn.Module, float]] = None) -> torch.Tensor:
+    """The batch's loss, backpropagated; with ``cfg.adversarial`` also that of the batch with the embedding
+    tables moved along the gradient (FGM), its gradients added to the clean ones. Returns the clean loss."""
+    loss = batch_loss(loaded, batch, cfg.loss, aux, cfg.rdrop)
+    loss.backward()
+    if cfg.adversarial > 0:
+        with embedding_attack(loaded.model.encoder, cfg.adversarial):
+            batch_loss(loaded, batch, cfg.loss, aux, cfg.rdrop).backward()
+    return loss
 
 
 def takes_weight_decay(name: str) -> bool:
@@ -247,6 +271,10 @@ def check_training_inputs(cfg: TrainConfig, train_docs: Sequence[Document]) -> N
         raise ValueError("no training documents")
     if not 0 <= cfg.augment <= 1:
         raise ValueError(f"augment is a probability (0 to 1), got {cfg.augment}")
+    if cfg.adversarial < 0 or cfg.rdrop < 0:
+        raise ValueError("adversarial and rdrop must not be negative")
+    if cfg.rdrop > 0 and cfg.head not in ("gp", "egp"):
+        raise ValueError("rdrop compares span scores: it applies to the gp and egp heads")
 
 
 def train_epoch(loaded: LoadedModel, batches: Sequence[Sequence[Window]], cfg: TrainConfig,
@@ -257,9 +285,8 @@ def train_epoch(loaded: LoadedModel, batches: Sequence[Sequence[Window]], cfg: T
     clipped = list(loaded.model.parameters()) + (list(aux[0].parameters()) if aux else [])
     total_loss = 0.0
     for batch in bar:
-        loss = batch_loss(loaded, batch, cfg.loss, aux)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = backward_step(loaded, batch, cfg, aux)
         torch.nn.utils.clip_grad_norm_(clipped, cfg.clip)
         optimizer.step()
         scheduler.step()
@@ -348,33 +375,3 @@ def train(
         "train_windows": len(windows), "train_docs": len(train_docs),
     }
     return write_training_metrics(out_dir, metrics)
-
-
-# Below this dev micro-F1 a model is not usable: it finds almost nothing.
-USABLE_DEV_F1 = 0.5
-
-
-def budget_cut_short(metrics: dict) -> Optional[str]:
-    """Why the time budget left an unusable model (stopped by it after fewer than 2 epochs, or with a best
-    dev micro-F1 under ``USABLE_DEV_F1``), or None."""
-    if metrics.get("stopped_by") != "time budget":
-        return None
-    epochs, dev = len(metrics["history"]), metrics.get("dev")
-    if dev is not None and dev["micro"]["f1"] < USABLE_DEV_F1:
-        return (f"the --max-minutes budget stopped training after {epochs} epoch(s) with a best dev micro-F1 of "
-                f"{dev['micro']['f1']:.3f}: this model is not usable; give it more minutes or train by --epochs")
-    if epochs < 2:
-        return (f"the --max-minutes budget stopped training after {epochs} epoch: the model is barely trained; "
-                "give it more minutes or train by --epochs")
-    return None
-
-
-def write_training_metrics(out_dir: str | Path, metrics: dict) -> dict:
-    """metrics.json with the whole history (the weights stay those of the chosen epoch), and a loud warning
-    in the log and in the metrics when the time budget cut training short of a usable model."""
-    warning = budget_cut_short(metrics)
-    if warning:
-        log.warning("WARNING: %s", warning)
-        metrics["warning"] = warning
-    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
-    return metrics

@@ -23,8 +23,9 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, del
 
 from extractor.data.documents import Document, write_documents
 from extractor.data.sample import generate_documents
+from extractor.model.checkpoints import USABLE_DEV_F1
 from extractor.model.metrics import format_table
-from extractor.model.train import USABLE_DEV_F1, TrainConfig, train
+from extractor.model.train import TrainConfig, train
 from extractor.nightly.config import load_pipeline
 from extractor.nightly.runner import Runner
 from extractor.paths import REPO_ROOT
