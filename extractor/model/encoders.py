@@ -75,11 +75,38 @@ class BiLSTMEncoder(nn.Module):
         if tags is not None:
             x = torch.cat([x, self.word_tag_embed(tags)], dim=-1)
         x = self.dropout(x)
-        lengths = attention_mask.sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        lengths = attention_mask.sum(1).clamp(min=1)
+        if self.training:
+            return self.dropout(self.lstm_unpacked(x, lengths) * attention_mask[..., None].to(x.dtype))
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=input_ids.shape[1])
         return self.dropout(out)
+
+    def lstm_unpacked(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``self.lstm`` over right-padded sequences without packing, for training: on CPU PyTorch runs a
+        packed sequence one time step at a time (input projections included), about 3x slower forward and
+        backward. Each layer's directions run apart, the backward one over every sequence reversed within
+        its length, so no state passes through padding; positions past a length hold garbage (mask them).
+        The same weights and the same values as the packed path, up to rounding."""
+        lstm = self.lstm
+        B, T = x.shape[:2]
+        positions = torch.arange(T, device=x.device).expand(B, T)
+        flip = lengths[:, None] - 1 - positions
+        flip = torch.where(flip >= 0, flip, positions)[..., None]  # t -> length-1-t inside, padding in place
+        zeros = x.new_zeros(1, B, lstm.hidden_size)
+        for layer in range(lstm.num_layers):
+            outputs = []
+            for suffix in ("", "_reverse"):
+                weights = [getattr(lstm, f"{kind}_l{layer}{suffix}") for kind in ("weight_ih", "weight_hh",
+                                                                                   "bias_ih", "bias_hh")]
+                seq = x if not suffix else x.gather(1, flip.expand_as(x))
+                out = torch.lstm(seq, (zeros, zeros), weights, True, 1, 0.0, True, False, True)[0]
+                outputs.append(out if not suffix else out.gather(1, flip.expand_as(out)))
+            x = torch.cat(outputs, dim=-1)
+            if layer < lstm.num_layers - 1:
+                x = nn.functional.dropout(x, lstm.dropout, True)
+        return x
 
 
 class TransformerEncoder(nn.Module):
