@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from extractor.model.schedule import TimeBudget, lr_factor
-from extractor.model.train import parameter_groups, takes_weight_decay
+from extractor.model.train import TrainConfig, parameter_groups, takes_weight_decay
 
 
 def closure_schedule(total: int, warmup: int):
@@ -134,3 +134,29 @@ def test_budget_cut_short_names_an_unusable_model_and_nothing_else():
     assert budget_cut_short(metrics("time budget", 3, 0.9)) is None
     assert budget_cut_short(metrics("patience", 1, 0.1)) is None  # not the budget's doing
     assert budget_cut_short(metrics("epochs", 1, 0.1)) is None
+
+
+@pytest.mark.parametrize("patience, max_minutes, used", [
+    (None, None, 6),  # no budget: stop after 6 epochs without improvement
+    (None, 19.0, None),  # a budget: it stops the run, and the last low-rate epochs get their chance
+    (4, 19.0, 4),  # asked for: kept
+    (4, None, 4),
+])
+def test_patience_defaults_to_none_under_a_time_budget(patience, max_minutes, used):
+    cfg = TrainConfig(patience=patience, max_minutes=max_minutes)
+    assert cfg.early_stop_patience() == used and cfg.record()["patience"] == used
+
+
+def test_without_patience_no_run_stops_early(tmp_path):
+    from extractor.model.checkpoints import CheckpointKeeper
+
+    keeper = CheckpointKeeper(TrainConfig(max_minutes=19.0, checkpoint="last"), tmp_path, None)
+    history = []
+    for epoch, f1 in enumerate([0.9] + [0.1] * 12, start=1):
+        history.append({"loss": 1.0})
+        keeper.record(epoch, {"micro": {"f1": f1}}, history, 1.0)
+        assert not keeper.patience_exhausted()
+    bounded = CheckpointKeeper(TrainConfig(checkpoint="last"), tmp_path, None)
+    for epoch, f1 in enumerate([0.9] + [0.1] * 6, start=1):
+        bounded.record(epoch, {"micro": {"f1": f1}}, history, 1.0)
+    assert bounded.patience_exhausted()

@@ -76,8 +76,9 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--loss", type=click.Choice(["dense", "sparse"]), default="dense", show_default=True,
               help="How the span loss gets its targets: a dense (T x T) matrix, or sparse gold indices "
                    "(the same loss, less memory on long windows).")
-@click.option("--patience", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Stop after this many epochs without dev improvement.")
+@click.option("--patience", type=click.IntRange(min=1),
+              help="Stop after this many epochs without dev improvement. Default: 6, or none with --max-minutes "
+                   "(the budget stops the run, and its last, lowest-rate epochs are often the best).")
 @click.option("--max-minutes", type=float,
               help="Time budget: no epoch starts that would end past it (at the mean epoch pace so far).")
 @click.option("--max-span-len", type=click.IntRange(min=1), help="Longest span (tokens) to predict.")
@@ -100,7 +101,7 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
-          stride: int, loss: str, patience: int, max_minutes: Optional[float], max_span_len: Optional[int],
+          stride: int, loss: str, patience: Optional[int], max_minutes: Optional[float], max_span_len: Optional[int],
           encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
           augment: float, adversarial: float, rdrop: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""

@@ -70,7 +70,8 @@ class CheckpointKeeper:
         return True
 
     def patience_exhausted(self) -> bool:
-        if self.stale >= self.cfg.patience:
+        patience = self.cfg.early_stop_patience()
+        if patience is not None and self.stale >= patience:
             log.info("early stop: no dev improvement for %d epochs", self.stale)
             return True
         return False

@@ -48,7 +48,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: float = 0.06  # share of steps
     clip: float = 1.0
-    patience: int = 6
+    # Epochs without dev improvement before stopping. None: 6, or off with a time budget (max_minutes): the
+    # budget re-plans the decay to its last epoch, and on Resume NER the best epoch came in the lowest-rate
+    # last ones (docs/benchmarks.md).
+    patience: Optional[int] = None
     seed: int = 42
     max_tokens: int = 256
     stride: int = 192
@@ -78,8 +81,14 @@ class TrainConfig:
     rdrop: float = 0.0
 
     def record(self) -> dict:
-        """The config as metrics.json keeps it, with the auxiliary CRF weight the run actually used."""
-        return {**asdict(self), "aux_crf": self.aux_crf_weight()}
+        """The config as metrics.json keeps it, with the auxiliary CRF weight and patience the run used."""
+        return {**asdict(self), "aux_crf": self.aux_crf_weight(), "patience": self.early_stop_patience()}
+
+    def early_stop_patience(self) -> Optional[int]:
+        """The patience the run uses; None: no early stopping."""
+        if self.patience is not None:
+            return self.patience
+        return None if self.max_minutes else 6
 
     def aux_crf_weight(self) -> float:
         if self.head not in ("gp", "egp"):
