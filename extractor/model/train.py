@@ -49,8 +49,8 @@ class TrainConfig:
     warmup: float = 0.06  # share of steps
     clip: float = 1.0
     # Epochs without dev improvement before stopping. None: 6, or off with a time budget (max_minutes): the
-    # budget re-plans the decay to its last epoch, and on Resume NER the best epoch came in the lowest-rate
-    # last ones (docs/benchmarks.md).
+    # budget re-plans the decay to its last epoch, and on Resume NER two of three seeds had their best epoch
+    # in the lowest-rate last ones (docs/benchmarks.md).
     patience: Optional[int] = None
     seed: int = 42
     max_tokens: int = 256
