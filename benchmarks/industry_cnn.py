@@ -12,6 +12,7 @@ replace the n-gram model.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from industry_resolver import REAL_MAPPING  # noqa: E402  (the benchmarks folder is not a package)
 
 from extractor.rules.industry.classifier import (  # noqa: E402
-    company_examples, expected_calibration_error, fit_classifier, split_companies)
+    company_examples, evaluate_probabilities, fit_classifier, split_companies)
 from extractor.rules.industry.names import name_keys  # noqa: E402
 from extractor.rules.industry.table import CompanyTable  # noqa: E402
 
@@ -59,7 +60,10 @@ def encode(names: list[str], vocab: dict[str, int]) -> torch.Tensor:
     return ids
 
 
-def fit_cnn(names: list[str], labels: list[int], n_sections: int, epochs: int, seed: int) -> tuple[CharCNN, dict]:
+def fit_cnn(names: list[str], labels: list[int], n_sections: int, epochs: int,
+            seed: int) -> tuple[CharCNN, dict[str, int], dict]:
+    """The fitted CNN (the epoch with the lowest loss on the calibration split), its character vocabulary, and
+    what to report of the fit."""
     torch.manual_seed(seed)
     order = list(range(len(names)))
     random.Random(seed).shuffle(order)
@@ -87,8 +91,7 @@ def fit_cnn(names: list[str], labels: list[int], n_sections: int, epochs: int, s
         if calib_loss < best:
             best, best_state = calib_loss, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
-    model.vocab = vocab
-    return model, {"calibration_nll": round(best, 4), "vocab": len(vocab)}
+    return model, vocab, {"calibration_nll": round(best, 4), "vocab": len(vocab)}
 
 
 def main() -> None:
@@ -110,20 +113,16 @@ def main() -> None:
     truth = np.array(test.labels)
     ngram_probabilities = ngram.predict_proba(test.names)
     started = time.perf_counter()
-    cnn, info = fit_cnn(kept.names, kept.labels, len(sections), args.epochs, args.seed)
+    cnn, vocab, info = fit_cnn(kept.names, kept.labels, len(sections), args.epochs, args.seed)
     cnn_seconds = time.perf_counter() - started
     with torch.no_grad():
-        cnn_probabilities = torch.softmax(cnn(encode(test.names, cnn.vocab)), -1).numpy()
+        cnn_probabilities = torch.softmax(cnn(encode(test.names, vocab)), -1).numpy()
     results = {"held_out_companies": len(held), "held_out_names": len(test.names), "train_names": len(kept.names)}
     for name, probabilities, seconds in (("ngram", ngram_probabilities, ngram_seconds),
                                          ("cnn", cnn_probabilities, cnn_seconds)):
-        correct = probabilities.argmax(1) == truth
-        covered = probabilities.max(1) >= 0.5
-        results[name] = {"accuracy": round(float(correct.mean()), 4),
-                         "accuracy_at_0.5": round(float(correct[covered].mean()), 4),
-                         "coverage_at_0.5": round(float(covered.mean()), 4),
-                         "ece": round(expected_calibration_error(probabilities, truth), 4),
-                         "fit_seconds": round(seconds, 1)}
+        evaluation = evaluate_probabilities(probabilities, truth)
+        results[name] = {key: round(value, 4) for key, value in dataclasses.asdict(evaluation).items()}
+        results[name]["fit_seconds"] = round(seconds, 1)
     results["cnn"].update(info)
     both = (ngram_probabilities + cnn_probabilities) / 2
     results["mean_of_both"] = {"accuracy": round(float((both.argmax(1) == truth).mean()), 4)}

@@ -72,7 +72,7 @@ def test_r_drop_adds_nothing_when_both_passes_agree(tiny):
     assert training.batch_loss(loaded, batch, "dense", rdrop=1.0).item() > 0
 
 
-def test_training_with_both_records_them_and_keeps_the_same_model(tmp_path, sample_docs):
+def test_training_with_both_runs_and_records_them(tmp_path, sample_docs):
     schema = Schema.load(ROOT / "schemas" / "resume.yaml")
     options = {**TINY_BILSTM, "dropout": 0.3}
     cfg = training.TrainConfig(epochs=1, seed=3, max_tokens=64, stride=48, encoder_options=options,

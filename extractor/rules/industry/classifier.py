@@ -228,17 +228,7 @@ class SectionClassifier:
     def evaluate(self, names: Sequence[str], sections: Sequence[str], threshold: float = 0.5) -> ClassifierEvaluation:
         index = {s: i for i, s in enumerate(self.sections)}
         labels = np.array([index.get(s, -1) for s in sections])
-        probabilities = self.predict_proba(names)
-        top, predicted = probabilities.max(axis=1), probabilities.argmax(axis=1)
-        correct, covered = predicted == labels, top >= threshold
-        return ClassifierEvaluation(
-            examples=len(labels),
-            accuracy=float(correct.mean()) if len(labels) else 0.0,
-            accuracy_at_threshold=float(correct[covered].mean()) if covered.any() else 0.0,
-            coverage_at_threshold=float(covered.mean()) if len(labels) else 0.0,
-            threshold=threshold,
-            ece=expected_calibration_error(probabilities, labels) if len(labels) else 0.0,
-        )
+        return evaluate_probabilities(self.predict_proba(names), labels, threshold)
 
     def save(self, directory: str | Path) -> list[Path]:
         from safetensors.numpy import save_file
@@ -276,6 +266,22 @@ class NameExamples:
 
     names: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
+
+
+def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray, threshold: float = 0.5
+                           ) -> ClassifierEvaluation:
+    """Accuracy, accuracy and coverage where the top probability reaches ``threshold``, and calibration
+    error, of section probabilities (one row per name) against section indices (-1: a section unknown)."""
+    top, predicted = probabilities.max(axis=1), probabilities.argmax(axis=1)
+    correct, covered = predicted == labels, top >= threshold
+    return ClassifierEvaluation(
+        examples=len(labels),
+        accuracy=float(correct.mean()) if len(labels) else 0.0,
+        accuracy_at_threshold=float(correct[covered].mean()) if covered.any() else 0.0,
+        coverage_at_threshold=float(covered.mean()) if len(labels) else 0.0,
+        threshold=threshold,
+        ece=expected_calibration_error(probabilities, labels) if len(labels) else 0.0,
+    )
 
 
 def split_companies(table: CompanyTable, fraction: float, seed: int) -> tuple[set[int], set[int]]:
