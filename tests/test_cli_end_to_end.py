@@ -176,3 +176,14 @@ def test_time_budget_stops_before_an_epoch_that_would_not_fit(data, tmp_path):
     # One epoch of a tiny model is not a usable model: the budget's cut is said loudly, in the summary too.
     assert metrics["stopped_by"] == "time budget"
     assert "--max-minutes budget stopped training" in summary["warning"] == metrics["warning"]
+
+
+@pytest.mark.parametrize("ema, recorded", [("0", None), ("0.9", 0.9)])
+def test_ema_decay_is_a_training_option(data, tmp_path, ema, recorded):
+    train(data, tmp_path / "m", "--epochs", 1, "--ema", ema, *options(TINY_BILSTM))
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["config"]["ema"] == recorded
+
+
+def test_ema_decay_of_one_is_refused(data, tmp_path):
+    result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "m", "--ema", 1)
+    assert result.exit_code == 2 and "--ema" in result.output

@@ -98,12 +98,15 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--rdrop", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="R-Drop, gp/egp: each batch runs twice with different dropout and the two span score maps "
                    "are pulled together with this weight (about twice the time per step; 0: off).")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
+              help="Decay of the moving average of the weights that is evaluated and saved (closer to 1: a longer "
+                   "average; 0: off, the raw weights).")
 @friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
           stride: int, loss: str, patience: Optional[int], max_minutes: Optional[float], max_span_len: Optional[int],
           encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
-          augment: float, adversarial: float, rdrop: float) -> None:
+          augment: float, adversarial: float, rdrop: float, ema: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from extractor.model.train import TrainConfig
 
@@ -118,6 +121,7 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
         max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=parse_key_values(encoder_options, "--encoder-option"),
         word_tags=word_tags, aux_crf=aux_crf, augment=augment, adversarial=adversarial, rdrop=rdrop,
+        ema=ema or None,
     )
     echo_json(train_model(schema_path, train_path, dev_path, out, cfg, progress()))
 
