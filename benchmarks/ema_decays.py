@@ -3,8 +3,8 @@
 The moving average never feeds back into training, so one run can keep several averages side by side and
 score each on dev after every epoch: the decays are compared on the same optimizer steps, free of the run-to-run
 noise that separates two trainings of one seed. The run itself is ``extractor train``'s (``train()``), with the
-given options; each extra average costs one dev evaluation per epoch (about 2 s on Resume NER dev), so give the
-budget those minutes back with ``--max-minutes``.
+given options; each average other than the run's own (``TrainConfig.ema``) costs one dev evaluation per epoch
+(about 2 s on Resume NER dev), so give the budget those minutes back with ``--max-minutes``.
 
     python benchmarks/ema_decays.py --train /tmp/x13/train.jsonl --dev /tmp/x13/dev.jsonl --out /tmp/ema \\
         --seed 43 --max-minutes 20 --decays 0 0.99 0.995 0.998
@@ -28,24 +28,29 @@ from extractor.rules.schema import Schema
 
 
 class ShadowAverages:
-    """Extra averages updated with the run's own EMA (whose decay is the first given) and scored with it."""
+    """Extra averages updated with the run's own EMA and scored with it; a decay equal to the run's own is
+    the run's average itself, scored once by the run (0: the raw weights)."""
 
     def __init__(self, decays: list[float], dev_docs: list) -> None:
         self.decays, self.dev_docs = decays, dev_docs
         self.averages: dict[float, WeightEMA] = {}
         self.raw_model = None
+        self.own_decay: float | None = None
         self.curves: dict[float, list[float]] = {d: [] for d in decays}
 
     def attach(self, ema: WeightEMA, model) -> None:
-        self.raw_model = model
-        self.averages = {d: WeightEMA(model, d) for d in self.decays if d > 0}
+        self.raw_model, self.own_decay = model, ema.decay
+        self.averages = {d: WeightEMA(model, d) for d in self.decays if d > 0 and d != ema.decay}
 
     def update(self, model) -> None:
         for average in self.averages.values():
             average.update(model)
 
-    def score(self, template: LoadedModel) -> None:
+    def score(self, template: LoadedModel, own_f1: float) -> None:
         for decay in self.decays:
+            if decay == self.own_decay:
+                self.curves[decay].append(round(own_f1 * 100, 2))
+                continue
             module = self.averages[decay].materialize() if decay > 0 else self.raw_model
             module.eval()
             scored = LoadedModel(module, template.tokenizer, template.config, template.schema)
@@ -83,7 +88,7 @@ def main() -> None:
 
     def evaluate_epoch(epoch, mean_loss, train_seconds, scored, dev, ema):
         result = own_evaluate(epoch, mean_loss, train_seconds, scored, dev, ema)
-        shadows.score(scored)
+        shadows.score(scored, result[1]["micro"]["f1"])
         print(f"epoch {epoch}: " + ", ".join(f"{d:g}: {c[-1]:.2f}" for d, c in shadows.curves.items()), flush=True)
         return result
 
