@@ -17,6 +17,7 @@ FIXED_ROWS = [
     ("深圳华金置业有限公司", "华金置业", "K70"),
     ("华金制药集团有限公司", "", "C27"),
     ("江苏宏远钢铁有限公司", "宏远钢铁", "C31"),
+    ("", "首开股份", "K70"),  # listed under its contraction only: 首都开发 -> 首开
 ]
 
 
@@ -40,6 +41,10 @@ def table_of(rows) -> CompanyTable:
         # 华金 starts the cores of four companies, two of them C: the majority, scaled by its share (0.5 * 0.5).
         ("华金", TableMatch("C", "C27", "table:short_form", 0.25, "上海华金制药股份有限公司", True)),
         ("华金物流有限公司", None),  # no table core is 华金: a shared beginning alone is not a prefix match
+        # No key matches, but the core's contraction (首都/开发 -> 首开) is a table core: weak evidence.
+        ("北京首都开发控股（集团）有限公司", TableMatch("K", "K70", "table:contraction", 0.55, "首开股份")),
+        ("宝山钢铁有限公司", None),  # contracts to 宝钢, no table core
+        ("北京海事大学", None),  # an institution word ends the core: never contracted (海大)
     ],
 )
 def test_fixed_table_answers(query, expected):

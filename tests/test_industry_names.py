@@ -2,7 +2,7 @@
 
 import pytest
 
-from extractor.rules.industry.names import name_keys, normalise
+from extractor.rules.industry.names import name_keys, normalise, word_initials
 from extractor.rules.industry.sections import SECTIONS, section_name, section_of
 
 
@@ -116,3 +116,20 @@ def test_short_name_core_is_a_prefix_of_the_full_name_core():
 def test_a_region_that_is_part_of_the_name_is_kept(name):
     keys = name_keys(name)
     assert keys.core == keys.stem
+
+
+@pytest.mark.parametrize(
+    "core, contraction",
+    [
+        ("首都开发", "首开"),
+        ("宝山钢铁", "宝钢"),
+        ("厦门工程", "厦工"),
+        ("首都机场", ""),  # one word in jieba's dictionary
+        ("海事大学", ""),  # an institution word: the name is whole
+        ("石油化工", ""),  # one four-character word
+        ("高科技投资", ""),  # not four characters
+        ("云维", ""),
+    ],
+)
+def test_word_initials_contract_two_two_character_words_only(core, contraction):
+    assert word_initials(core) == contraction

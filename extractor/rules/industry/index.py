@@ -7,7 +7,10 @@ Rules, in precedence order (the first that finds a key wins):
 2. ``table:core``: the cores are equal (0.90);
 3. ``table:prefix``: a table core of >= 2 characters starts the query (a short name inside a full name:
    百润股份 in 上海百润香精香料股份有限公司); the longest is found by one dict lookup per prefix length;
-4. ``table:short_form``: the query's core starts a table core (the query is a short form of a table name).
+4. ``table:short_form``: the query's core starts a table core (the query is a short form of a table name);
+5. ``table:contraction``: the contraction of the query's core (首都开发 -> 首开, ``word_initials``) is a table
+   core (首开股份's). Weak evidence: on the listed-company table, 24 of the 35 full names whose contraction
+   is some company's core share that company's section (``CONTRACTION``).
 
 A key shared by companies of different sections is ambiguous: the majority section is returned with its
 confidence scaled down by its share (never above ``AMBIGUOUS_CAP``), so callers can prefer other evidence.
@@ -23,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from extractor.rules.industry.names import NameKeys, name_keys
+from extractor.rules.industry.names import NameKeys, name_keys, word_initials
 from extractor.rules.industry.table import CompanyTable
 
 INDEX_FILE = "index.json"
@@ -34,6 +37,7 @@ CONFIDENCE = {"full": 0.99, "stem": 0.97, "core": 0.90, "short_form": 0.70}
 SHORT_FORM_TWO_CHARACTERS = 0.50  # a two-character query core starting a longer table core is weak evidence
 PREFIX_CONFIDENCE = {2: 0.60, 3: 0.70}  # by matched core length; longer prefixes get PREFIX_LONG
 PREFIX_LONG = 0.80
+CONTRACTION = 0.55  # below WEAK_TABLE_CONFIDENCE: a more confident classifier prediction wins over it
 _MAPS = ("full", "stem", "core", "core_prefix")
 
 
@@ -208,6 +212,10 @@ class CompanyIndex:
         if entry is not None:
             confidence = CONFIDENCE["short_form"] if len(keys.core) > MIN_CORE else SHORT_FORM_TWO_CHARACTERS
             return _match(entry, "table:short_form", confidence)
+        contraction = word_initials(keys.core)
+        entry = self.core.get(contraction) if contraction else None
+        if entry is not None:
+            return _match(entry, "table:contraction", CONTRACTION)
         return None
 
     def _longest_prefix(self, keys: NameKeys) -> TableMatch | None:

@@ -8,7 +8,8 @@
 - ``core``: ``stem`` without the leading region (中国, 上海市, 广东省深圳市 ...), the distinctive part.
 
 A listed company's short name and its full name usually share the core's beginning: 百润股份 -> 百润,
-上海百润香精香料股份有限公司 -> 百润香精香料.
+上海百润香精香料股份有限公司 -> 百润香精香料. When they do not, the short name is often the contraction
+``word_initials`` gives: 首都开发 -> 首开 (首开股份), 宝山钢铁 -> 宝钢 (宝钢股份).
 """
 
 from __future__ import annotations
@@ -155,6 +156,25 @@ def strip_region_prefix(text: str) -> str:
         if not match or len(text) - match.end() < _MIN_KEY_LENGTH or text.startswith(REGION_BOUND_WORDS, match.end()):
             return text
         text = text[match.end():]
+
+
+def word_initials(core: str) -> str:
+    """The contraction of a core of two two-character words (首都开发 -> 首开), or "" for any other core.
+
+    Chinese short names contract a four-character name to its words' first characters. Only the
+    two-word, two-character form is taken: longer words and more words contract too many ways, and a core
+    ending in an institution word (海事大学, 经济研究所) is a whole name, not a company to contract. Words
+    come from jieba's dictionary without HMM (deterministic), loaded on the first call.
+    """
+    if len(core) != 4 or core.endswith(REGION_BOUND_WORDS):
+        return ""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    words = list(jieba.cut(core, HMM=False))
+    return "".join(w[0] for w in words) if [len(w) for w in words] == [2, 2] else ""
 
 
 def name_keys(name: str) -> NameKeys:
