@@ -37,7 +37,7 @@ CONFIDENCE = {"full": 0.99, "stem": 0.97, "core": 0.90, "short_form": 0.70}
 SHORT_FORM_TWO_CHARACTERS = 0.50  # a two-character query core starting a longer table core is weak evidence
 PREFIX_CONFIDENCE = {2: 0.60, 3: 0.70}  # by matched core length; longer prefixes get PREFIX_LONG
 PREFIX_LONG = 0.80
-CONTRACTION = 0.55  # below WEAK_TABLE_CONFIDENCE: a more confident classifier prediction wins over it
+CONTRACTION = 0.55  # a weak match: the field's table:weak, and IndustryResolver lets a surer classifier win
 _MAPS = ("full", "stem", "core", "core_prefix")
 
 
