@@ -42,18 +42,18 @@ def gold_documents(dev_docs: Path, labels: Path, schema: Schema) -> list[Documen
 
 
 def fit_resolvers(companies: Path, labels: Path, work: Path) -> dict[str, str]:
-    """The full table's resolver and the unseen-companies one (refitted only when missing)."""
+    """The full table's resolver and the unseen-companies one, refitted on every run (about 10 s): which
+    companies a dev bio names depends on the matching rules, so a resolver kept from an earlier run could
+    still hold companies that the current rules match."""
     mapping = ColumnMapping.of({"full_name": "full_name", "short_name": "short_name"}, code="csrc_division")
     table = CompanyTable.load(companies, mapping)
     rows = [r for r in map(json.loads, labels.read_text(encoding="utf-8").splitlines())
             if r["confidence"] in CONFIDENT]
     out = {"full": work / "resolver-full", "unseen": work / "resolver-unseen"}
-    if not (out["full"] / "resolver.json").exists():
-        fit_resolver(table, out["full"])
-    if not (out["unseen"] / "resolver.json").exists():
-        removed = dev_companies(table, [r["employer"] for r in rows])
-        print(f"unseen: {len(removed)} companies named by dev bios removed from {len(table)}", file=sys.stderr)
-        fit_resolver(table.without(removed), out["unseen"])
+    fit_resolver(table, out["full"])
+    removed = dev_companies(table, [r["employer"] for r in rows])
+    print(f"unseen: {len(removed)} companies named by dev bios removed from {len(table)}", file=sys.stderr)
+    fit_resolver(table.without(removed), out["unseen"])
     return {name: str(path) for name, path in out.items()}
 
 
