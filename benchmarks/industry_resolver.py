@@ -22,7 +22,7 @@ import torch
 
 from extractor.rules.industry.classifier import ClassifierConfig, company_examples, fit_classifier, split_companies
 from extractor.rules.industry.index import CompanyIndex
-from extractor.rules.industry.names import CITIES, PROVINCES
+from extractor.rules.industry.names import CITIES, PROVINCES, name_keys, word_initials
 from extractor.rules.industry.resolver import IndustryResolver, fit_resolver
 from extractor.rules.industry.sections import SECTIONS
 from extractor.rules.industry.table import ColumnMapping, CompanyTable
@@ -129,6 +129,26 @@ def dev_accuracy(resolver: IndustryResolver, rows: list[dict]) -> dict:
             "by_rule": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_rule.items())}}
 
 
+def contraction_agreement(table: CompanyTable, index: CompanyIndex) -> dict:
+    """How often a full name's contraction (首都开发 -> 首开) found as a table core names the right section:
+    the company's own short name, another company of its section, or one of another section."""
+    counts = {"own_short_name": 0, "other_company_same_section": 0, "other_section": 0}
+    for record in table.records:
+        for name in record.names:
+            if name.column != "full_name" or not (contraction := word_initials(name_keys(name.text).core)):
+                continue
+            entry = index.core.get(contraction)
+            if entry is None:
+                continue
+            if any(name_keys(other.text).core == contraction for other in record.names):
+                counts["own_short_name"] += 1
+            elif entry.sections[0][0] == record.section:
+                counts["other_company_same_section"] += 1
+            else:
+                counts["other_section"] += 1
+    return counts
+
+
 def real(companies: Path, dev: Path, work: Path, seed: int) -> dict:
     torch.set_num_threads(1)
     table = CompanyTable.from_csv(companies, REAL_MAPPING)
@@ -147,6 +167,7 @@ def real(companies: Path, dev: Path, work: Path, seed: int) -> dict:
     return {
         "load_report": table.report.to_dict(), "dev_rows": len(rows),
         "dev_full_table": full, "dev_companies_removed": len(removed),
+        "contraction_agreement": contraction_agreement(table, IndustryResolver.load(work / "full").index),
         "dev_without_dev_companies": dev_accuracy(without, rows),
         "dev_classifier_only_without_dev_companies": dev_accuracy(classifier_only, rows),
         "held_out_companies": len(held), "held_out_classifier": held_out.__dict__,
