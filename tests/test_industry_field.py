@@ -112,6 +112,13 @@ def test_the_resolver_is_part_of_the_rules_version(schema, resolver_dir, tmp_pat
     assert full.rules_version == schema.with_industry(resolver_dir).rules_version
 
 
+def test_a_change_in_how_names_match_the_table_is_a_new_rules_version(schema, resolver_dir, monkeypatch):
+    before, keywords_only = schema.with_industry(resolver_dir).rules_version, schema.with_industry("none").rules_version
+    monkeypatch.setattr("extractor.rules.industry.from_employer.MATCHING_REVISION", 99)
+    assert schema.with_industry(resolver_dir).rules_version != before
+    assert schema.with_industry("none").rules_version == keywords_only  # no table, nothing matched differently
+
+
 def test_a_schema_keeps_its_policy_and_keywords_inline_so_its_text_is_self_contained(schema, tmp_path):
     assert "employer_policy.yaml" not in schema.source and "现任" in schema.source
     copied = Schema.from_yaml(schema.source, str(tmp_path / "schema.yaml"), base=tmp_path)

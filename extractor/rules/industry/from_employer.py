@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from extractor.data.documents import Entity
 from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, choose_employer
+from extractor.rules.industry.index import MATCHING_REVISION
 from extractor.rules.industry.keywords import KeywordTable
 from extractor.rules.industry.sections import SECTION_NAMES
 from extractor.rules.yaml_file import read_yaml
@@ -43,8 +44,11 @@ class EmployerIndustry:
 
     @property
     def version(self) -> str:
-        """What the rules version must change with: the resolver's content (table and classifier)."""
-        return self.resolver.content_hash if self.resolver is not None else NO_RESOLVER
+        """What the rules version must change with: the resolver's content (table and classifier) and how
+        the code matches names against its table."""
+        if self.resolver is None:
+            return NO_RESOLVER
+        return f"{self.resolver.content_hash}:matching-{MATCHING_REVISION}"
 
     def with_resolver(self, path: Optional[str | Path]) -> "EmployerIndustry":
         """The same rules with the resolver at ``path`` (``none`` or None: keyword rules only)."""

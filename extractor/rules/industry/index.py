@@ -29,6 +29,9 @@ from pathlib import Path
 from extractor.rules.industry.names import NameKeys, name_keys, word_initials
 from extractor.rules.industry.table import CompanyTable
 
+# Bumped whenever the lookup rules change what a name matches (2: table:contraction). It is part of the
+# rules version next to the resolver's content, so an upgrade that matches differently reprocesses.
+MATCHING_REVISION = 2
 INDEX_FILE = "index.json"
 INDEX_FORMAT = 1
 MIN_CORE = 2  # shortest table core used as a prefix key
