@@ -20,6 +20,7 @@ from extractor.data.documents import Entity
 from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, choose_employer
 from extractor.rules.industry.index import MATCHING_REVISION
 from extractor.rules.industry.keywords import KeywordTable
+from extractor.rules.industry.records import RecordRule, first_record_end
 from extractor.rules.industry.sections import SECTION_NAMES
 from extractor.rules.yaml_file import read_yaml
 
@@ -40,6 +41,8 @@ class EmployerIndustry:
     keywords: KeywordTable
     min_confidence: float = 0.5
     precedence: tuple[str, ...] = DEFAULT_PRECEDENCE  # of SOURCES
+    persons: tuple[str, ...] = ()  # labels naming people (NAME): a second person's record is not the first's
+    records: Optional[RecordRule] = None  # the policy's ``records``: where a second person's record starts
     resolver: Any = field(default=None, compare=False, repr=False)  # an IndustryResolver, loaded once
 
     @property
@@ -85,12 +88,15 @@ def load_resolver(path: str | Path):
 def industry_from_employer(text: str, spans: Sequence[Entity], rules: EmployerIndustry) -> IndustryFromEmployer:
     orgs = [(e.start, e.end, e.score) for e in sorted(spans, key=lambda e: (e.start, e.end))
             if e.label in rules.labels]
-    choice = choose_employer(text, orgs, rules.policy)
+    record_end = first_record_end(text, [(e.start, e.end) for e in spans if e.label in rules.persons],
+                                  rules.records)
+    first_person = [org for org in orgs if org[0] < record_end] if record_end is not None else []
+    choice = choose_employer(text, first_person or orgs, rules.policy)
     if choice is None:
         return IndustryFromEmployer(None, None, "employer", None, "no organisation span")
     name = text[choice.start:choice.end]
     offers = list(_offers(name, rules))
-    trace = f" <- employer {choice.cue}"
+    trace = f" <- employer {choice.cue}" + (" first_person" if first_person else "")
     for section, rule, confidence in offers:
         if confidence >= rules.min_confidence:
             return IndustryFromEmployer(section, choice, rule + trace, confidence)
@@ -123,7 +129,7 @@ def parse_employer_rules(raw: Mapping[str, Any], labels: Sequence[str], where: s
     from extractor.rules.industry.keywords import KeywordTableError
     from extractor.rules.schema import SchemaError
 
-    unknown = set(raw) - {"labels", "policy", "keywords", "min_confidence", "precedence", "resolver"}
+    unknown = set(raw) - {"labels", "persons", "policy", "keywords", "min_confidence", "precedence", "resolver"}
     if unknown:
         raise SchemaError(f"{where}: employer has unknown keys {sorted(unknown)}")
     precedence = tuple(raw.get("precedence") or DEFAULT_PRECEDENCE)
@@ -133,15 +139,20 @@ def parse_employer_rules(raw: Mapping[str, Any], labels: Sequence[str], where: s
     org_labels = tuple(raw.get("labels") or ())
     if not org_labels or any(label not in labels for label in org_labels):
         raise SchemaError(f"{where}: employer.labels must name schema labels, got {list(org_labels)}")
+    persons = tuple(raw.get("persons") or ())
+    if any(label not in labels for label in persons):
+        raise SchemaError(f"{where}: employer.persons must name schema labels, got {list(persons)}")
     confidence = raw.get("min_confidence", 0.5)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         raise SchemaError(f"{where}: employer.min_confidence must be a number from 0 to 1, got {confidence!r}")
     try:
-        policy = EmployerPolicy.from_dict(_mapping(raw, "policy", where, base), f"{where}: employer.policy")
+        policy_raw = _mapping(raw, "policy", where, base)
+        policy = EmployerPolicy.from_dict(policy_raw, f"{where}: employer.policy")
+        records = RecordRule.from_dict(policy_raw.get("records"), f"{where}: employer.policy")
         keywords = KeywordTable.from_dict(_mapping(raw, "keywords", where, base), f"{where}: employer.keywords")
     except (PolicyError, KeywordTableError) as exc:
         raise SchemaError(str(exc)) from None
-    rules = EmployerIndustry(org_labels, policy, keywords, float(confidence), precedence)
+    rules = EmployerIndustry(org_labels, policy, keywords, float(confidence), precedence, persons, records)
     resolver = raw.get("resolver")
     return rules.with_resolver(base / resolver if resolver and resolver != NO_RESOLVER else None)
 
