@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -331,12 +331,19 @@ def train(
     dev_docs: Sequence[Document],
     out_dir: str | Path,
     progress: Optional[bool] = None,
+    encoder_state: Optional[Mapping[str, torch.Tensor]] = None,
 ) -> dict:
-    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
+    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics.
+
+    ``encoder_state``: weights the encoder starts from instead of random ones, for the encoder and vocabulary
+    that ``build_untrained`` makes from the same config and documents (benchmarks/pretrain_mlm.py pretrains
+    them on unlabelled text)."""
     check_training_inputs(cfg, train_docs)
     progress = sys.stderr.isatty() if progress is None else progress
     seed_everything(cfg.seed)
     loaded = build_untrained(cfg, schema, train_docs)
+    if encoder_state is not None:
+        loaded.model.encoder.load_state_dict(encoder_state)
     if schema.nested and not loaded.model.head.nested:
         log.warning("schema %s is nested: true, but the %s head predicts flat spans only (one tag per token)",
                     schema.name, cfg.head)
