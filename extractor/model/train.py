@@ -324,6 +324,18 @@ def evaluate_epoch(epoch: int, mean_loss: float, train_seconds: float, scored: L
     return row, dev
 
 
+def starting_model(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Document],
+                   encoder_state: Optional[Mapping[str, torch.Tensor]] = None) -> LoadedModel:
+    """The seeded untrained model; ``encoder_state``: weights its encoder starts from instead of random ones,
+    for the encoder and vocabulary that ``build_untrained`` makes from the same config and documents
+    (benchmarks/pretrain_mlm.py pretrains them on unlabelled text)."""
+    seed_everything(cfg.seed)
+    loaded = build_untrained(cfg, schema, train_docs)
+    if encoder_state is not None:
+        loaded.model.encoder.load_state_dict(encoder_state)
+    return loaded
+
+
 def train(
     cfg: TrainConfig,
     schema: Schema,
@@ -333,17 +345,10 @@ def train(
     progress: Optional[bool] = None,
     encoder_state: Optional[Mapping[str, torch.Tensor]] = None,
 ) -> dict:
-    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics.
-
-    ``encoder_state``: weights the encoder starts from instead of random ones, for the encoder and vocabulary
-    that ``build_untrained`` makes from the same config and documents (benchmarks/pretrain_mlm.py pretrains
-    them on unlabelled text)."""
+    """Train, keeping the best dev checkpoint (or the last: ``cfg.checkpoint``) in ``out_dir``; returns the metrics."""
     check_training_inputs(cfg, train_docs)
     progress = sys.stderr.isatty() if progress is None else progress
-    seed_everything(cfg.seed)
-    loaded = build_untrained(cfg, schema, train_docs)
-    if encoder_state is not None:
-        loaded.model.encoder.load_state_dict(encoder_state)
+    loaded = starting_model(cfg, schema, train_docs, encoder_state)
     if schema.nested and not loaded.model.head.nested:
         log.warning("schema %s is nested: true, but the %s head predicts flat spans only (one tag per token)",
                     schema.name, cfg.head)
