@@ -29,7 +29,7 @@ from torch import nn
 
 from extractor.data.documents import read_documents
 from extractor.model.tokenization import WORD_TAGS
-from extractor.model.train import TrainConfig, build_untrained, seed_everything, train
+from extractor.model.train import TrainConfig, starting_model, train
 from extractor.paths import SCHEMAS_DIR
 from extractor.rules.schema import Schema
 
@@ -114,8 +114,7 @@ def main() -> None:
     train_docs = list(read_documents(args.train, schema.labels))
     dev_docs = list(read_documents(args.dev, schema.labels))
     cfg = TrainConfig(seed=args.seed, max_minutes=args.finetune_minutes)
-    seed_everything(args.seed)
-    loaded = build_untrained(cfg, schema, train_docs)
+    loaded = starting_model(cfg, schema, train_docs)
     texts = [d.text for d in train_docs] + (company_names(args.companies) if args.companies else [])
     state = pretrain(loaded, texts, args.minutes, args.mask, args.lr, args.seed)
     metrics = train(cfg, schema, train_docs, dev_docs, args.out, progress=False, encoder_state=state)
