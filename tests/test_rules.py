@@ -65,6 +65,47 @@ def test_a_major_needs_two_characters(rules):
     assert one("双专业", ner, "PRO", "major") is None and one("化学", ner, "PRO", "major").value == "化学"
 
 
+def school_then_major(text: str, org_end: int, schema: Schema):
+    """The major of ``text`` when the model tagged ORG up to ``org_end`` and PRO from there to 专业's end."""
+    pro_end = text.index("专业") + 2
+    spans = [Entity(0, org_end, "ORG"), Entity(org_end, pro_end, "PRO")]
+    return extract_fields(text, spans, schema)["major"][0]
+
+
+@pytest.mark.parametrize("schema_file", ["resume_ner.yaml", "resume.yaml"])
+def test_a_major_cut_by_the_school_name_before_it_is_repaired(schema_file):
+    schema = Schema.load(ROOT / "schemas" / schema_file)
+    text = "东北工学院金属压力加工专业本科毕业"
+    v = school_then_major(text, text.index("加工"), schema)  # the model's cut: ORG 东北工学院金属压力
+    assert (v.value, v.raw, v.start, v.rule) == ("金属压力加工", "金属压力加工专业", 5, "repair_cut+strip")
+    # A school cut where it ends, or a tail that names a part of the school, is left alone.
+    whole = school_then_major(text, text.index("金属"), schema)
+    assert (whole.value, whole.start, whole.rule) == ("金属压力加工", 5, "strip")
+    for text, org in (("兰州大学经济系国际经济专业", "兰州大学经济系"), ("中国科学院上海硅酸盐研究所材料学专业",
+                      "中国科学院上海硅酸盐研究所"), ("湖南大学邵阳分校内燃机专业", "湖南大学邵阳分校")):
+        v = school_then_major(text, len(org), schema)
+        assert v.start == len(org) and v.rule == "strip", text
+
+
+def test_the_cut_repair_needs_the_span_just_before_and_of_its_labels():
+    schema = Schema.load(ROOT / "schemas" / "resume_ner.yaml")
+    text = "东北工学院金属压力加工专业"
+    apart = [Entity(0, 7, "ORG"), Entity(9, 13, "PRO")]  # not adjacent: nothing to give back
+    assert extract_fields(text, apart, schema)["major"][0].raw == "加工专业"
+    other_label = [Entity(0, 9, "LOC"), Entity(9, 13, "PRO")]
+    assert extract_fields(text, other_label, schema)["major"][0].raw == "加工专业"
+
+
+@pytest.mark.parametrize("repair,error", [
+    ("[ORG]", "repair_cut must be a mapping"),
+    ("{labels: [X], after: [大学]}", "repair_cut.labels must name schema labels"),
+    ("{labels: [ORG]}", "repair_cut.after must list"),
+])
+def test_bad_cut_repairs_are_rejected(repair, error):
+    with pytest.raises(SchemaError, match=error):
+        Schema.from_yaml(f"labels: [ORG, PRO]\nfields:\n  major: {{labels: [PRO], repair_cut: {repair}}}\n")
+
+
 @pytest.mark.parametrize("value", ["0", "two", "true", "1.5"])
 def test_min_chars_must_be_a_whole_number_of_at_least_one(value):
     with pytest.raises(SchemaError, match="normalize.min_chars"):

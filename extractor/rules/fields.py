@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from extractor.data.documents import Entity
 from extractor.rules.industry.from_employer import industry_from_employer
-from extractor.rules.schema import FieldSpec, Normalizer, Schema
+from extractor.rules.schema import CutRepair, FieldSpec, Normalizer, Schema
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,33 @@ def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
         if e.label not in spec.labels or (e.start, e.end) in seen:
             continue
         seen.add((e.start, e.end))
-        raw = text[e.start : e.end]
+        start = repaired_start(text, spans, e, spec.repair_cut)
+        raw = text[start : e.end]
         value, rule = normalize(raw, spec.normalize)
+        if start != e.start:
+            rule = f"repair_cut+{rule}"
         if value:
-            out.append(FieldValue(spec.name, value, raw, e.start, e.end, e.score, rule, spec.codes.get(value)))
+            out.append(FieldValue(spec.name, value, raw, start, e.end, e.score, rule, spec.codes.get(value)))
     if not out and spec.employer is not None:
         out = employer_candidates(text, spans, spec, notes)
     elif not out and spec.derive is not None:
         out = derived_candidates(text, spans, spec)
     return out
+
+
+def repaired_start(text: str, spans: Sequence[Entity], span: Entity, repair: Optional[CutRepair]) -> int:
+    """Where ``span`` starts once the tail the span before it took is given back (see CutRepair)."""
+    if repair is None:
+        return span.start
+    for before in spans:
+        if before.end != span.start or before.label not in repair.labels:
+            continue
+        name = text[before.start : before.end]
+        cut = max((name.rfind(word) + len(word) for word in repair.after if word in name), default=0)
+        tail = name[cut:]
+        if cut and tail and not tail.endswith(repair.unless_ends):
+            return before.start + cut
+    return span.start
 
 
 def employer_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,

@@ -48,6 +48,18 @@ class DeriveRule:
 
 
 @dataclass(frozen=True)
+class CutRepair:
+    """A field span the model started too late: the span of ``labels`` just before it runs on past its
+    last ``after`` word (a school name ends at 大学/学院) into text that names no unit (ends in none of
+    ``unless_ends``: 系, 研究所, 分校 are parts of the school), and that text is the field's own.
+    E.g. ORG 东北工学院金属压力 + PRO 加工专业 -> the major 金属压力加工."""
+
+    labels: tuple[str, ...]
+    after: tuple[str, ...]
+    unless_ends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     name: str
     labels: tuple[str, ...]
@@ -58,6 +70,7 @@ class FieldSpec:
     derive: Optional[DeriveRule] = None
     # Industry from the employer (ORG) when the field's own labels found nothing: an EmployerIndustry.
     employer: Any = None
+    repair_cut: Optional[CutRepair] = None
 
     def canonical(self, value: Optional[str]) -> Optional[str]:
         """A gold value as the rules write it: a code (``C``) or, for employer fields, any section code or
@@ -213,4 +226,18 @@ def _parse_field(name: str, spec: dict, labels: list[str], where: str, base: Pat
         employer = parse_employer_rules(spec["employer"], labels, here, base)
         # Employer values are GB/T 4754 sections: their codes are the section letters.
         codes = {**{section: letter for letter, section in SECTION_NAMES.items()}, **codes}
-    return FieldSpec(name, tuple(field_labels), select, order, normalizer, codes, derive, employer)
+    repair = _parse_cut_repair(spec["repair_cut"], labels, here) if spec.get("repair_cut") else None
+    return FieldSpec(name, tuple(field_labels), select, order, normalizer, codes, derive, employer, repair)
+
+
+def _parse_cut_repair(raw: Any, labels: list[str], here: str) -> CutRepair:
+    if not isinstance(raw, dict):
+        raise SchemaError(f"{here}: repair_cut must be a mapping (labels, after, unless_ends)")
+    repair_labels = tuple(raw.get("labels") or ())
+    unknown = [x for x in repair_labels if x not in labels]
+    if not repair_labels or unknown:
+        raise SchemaError(f"{here}: repair_cut.labels must name schema labels; unknown: {unknown}")
+    after = tuple(str(w) for w in raw.get("after") or ())
+    if not after or not all(after):
+        raise SchemaError(f"{here}: repair_cut.after must list the words a name ends with (大学, 学院)")
+    return CutRepair(repair_labels, after, tuple(str(w) for w in raw.get("unless_ends") or ()))
