@@ -184,6 +184,20 @@ def test_ema_decay_is_a_training_option(data, tmp_path, ema, recorded):
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["config"]["ema"] == recorded
 
 
+@pytest.mark.parametrize("flags, rates", [((), (2e-3, 2e-3)), (("--lr", "1e-3"), (1e-3, 1e-3)),
+                                          (("--head-lr", "6e-3"), (2e-3, 6e-3))])
+def test_learning_rates_are_training_options_and_recorded_as_used(data, tmp_path, flags, rates):
+    train(data, tmp_path / "m", "--epochs", 1, *flags, *options(TINY_BILSTM))
+    config = json.loads((tmp_path / "m" / "metrics.json").read_text())["config"]
+    assert (config["lr"], config["head_lr"]) == rates
+
+
+def test_a_head_learning_rate_of_zero_is_refused(data, tmp_path):
+    result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "m",
+                    "--head-lr", 0)
+    assert result.exit_code == 2 and "--head-lr" in result.output
+
+
 def test_ema_decay_of_one_is_refused(data, tmp_path):
     result = invoke("train", "--schema", SCHEMA, "--train", data / "train.jsonl", "--out", tmp_path / "m", "--ema", 1)
     assert result.exit_code == 2 and "--ema" in result.output

@@ -69,6 +69,8 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
               help="Training windows per step.")
 @click.option("--lr", type=float, help="Encoder learning rate (default depends on the encoder).")
+@click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
+              help="Head learning rate (default: --lr if given, else the encoder's default rate and at least 1e-3).")
 @click.option("--max-tokens", type=click.IntRange(min=8), default=256, show_default=True,
               help="Window length in tokens; longer texts are split into overlapping windows.")
 @click.option("--stride", type=click.IntRange(min=1), default=192, show_default=True,
@@ -103,8 +105,9 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
                    "average; 0: off, the raw weights).")
 @friendly_errors
 def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Path, encoder: str, head: str,
-          tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float], max_tokens: int,
-          stride: int, loss: str, patience: Optional[int], max_minutes: Optional[float], max_span_len: Optional[int],
+          tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float],
+          head_lr: Optional[float], max_tokens: int, stride: int, loss: str, patience: Optional[int],
+          max_minutes: Optional[float], max_span_len: Optional[int],
           encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
           augment: float, adversarial: float, rdrop: float, ema: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
@@ -118,7 +121,7 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
         raise click.UsageError("--rdrop applies to --head gp or egp (it compares span scores)")
     cfg = TrainConfig(
         encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
-        max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
+        head_lr=head_lr, max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=parse_key_values(encoder_options, "--encoder-option"),
         word_tags=word_tags, aux_crf=aux_crf, augment=augment, adversarial=adversarial, rdrop=rdrop,
         ema=ema or None,

@@ -81,8 +81,10 @@ class TrainConfig:
     rdrop: float = 0.0
 
     def record(self) -> dict:
-        """The config as metrics.json keeps it, with the auxiliary CRF weight and patience the run used."""
-        return {**asdict(self), "aux_crf": self.aux_crf_weight(), "patience": self.early_stop_patience()}
+        """The config as metrics.json keeps it, with the learning rates, aux CRF weight and patience used."""
+        lr, head_lr = self.default_lrs()
+        return {**asdict(self), "lr": lr, "head_lr": head_lr, "aux_crf": self.aux_crf_weight(),
+                "patience": self.early_stop_patience()}
 
     def early_stop_patience(self) -> Optional[int]:
         """The patience the run uses; None: no early stopping."""
