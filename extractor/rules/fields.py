@@ -55,12 +55,19 @@ def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
     ``derive`` keyword rules. Why a field stayed empty goes into ``notes`` when one is given."""
     out = []
     seen: set[tuple[int, int]] = set()
+    # Spans that may have taken a field span's first characters, by where they end: looked up, not scanned,
+    # since an untrained model can predict thousands of spans in one document.
+    ending_at: dict[int, list[Entity]] = {}
+    if spec.repair_cut is not None:
+        for e in spans:
+            if e.label in spec.repair_cut.labels:
+                ending_at.setdefault(e.end, []).append(e)
     for e in sorted(spans, key=lambda e: (e.start, e.end)):
         # The same span tagged twice (two labels feeding one field) is one candidate.
         if e.label not in spec.labels or (e.start, e.end) in seen:
             continue
         seen.add((e.start, e.end))
-        start = repaired_start(text, spans, e, spec.repair_cut)
+        start = repaired_start(text, ending_at.get(e.start, ()), e, spec.repair_cut)
         raw = text[start : e.end]
         value, rule = normalize(raw, spec.normalize)
         if start != e.start:
@@ -75,7 +82,8 @@ def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
 
 
 def repaired_start(text: str, spans: Sequence[Entity], span: Entity, repair: Optional[CutRepair]) -> int:
-    """Where ``span`` starts once the tail the span before it took is given back (see CutRepair)."""
+    """Where ``span`` starts once the tail the span before it (one of ``spans``) took is given back
+    (see CutRepair)."""
     if repair is None:
         return span.start
     for before in spans:
