@@ -81,14 +81,12 @@ def field_candidates(text: str, spans: Sequence[Entity], spec: FieldSpec,
     return out
 
 
-def repaired_start(text: str, spans: Sequence[Entity], span: Entity, repair: Optional[CutRepair]) -> int:
-    """Where ``span`` starts once the tail the span before it (one of ``spans``) took is given back
-    (see CutRepair)."""
+def repaired_start(text: str, spans_before: Sequence[Entity], span: Entity, repair: Optional[CutRepair]) -> int:
+    """Where ``span`` starts once the tail one of ``spans_before`` took is given back (see CutRepair);
+    ``spans_before``: the spans of the repair's labels that end where ``span`` starts."""
     if repair is None:
         return span.start
-    for before in spans:
-        if before.end != span.start or before.label not in repair.labels:
-            continue
+    for before in spans_before:
         name = text[before.start : before.end]
         cut = max((name.rfind(word) + len(word) for word in repair.after if word in name), default=0)
         tail = name[cut:]
