@@ -111,7 +111,7 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
           encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
           augment: float, adversarial: float, rdrop: float, ema: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
-    from extractor.model.train import TrainConfig
+    from extractor.model.train_config import TrainConfig
 
     if tags is not None and head != "crf":
         raise click.UsageError("--tags applies to --head crf only")

@@ -13,7 +13,7 @@ import torch
 from extractor.model.directory import LoadedModel, save_model
 
 if TYPE_CHECKING:
-    from extractor.model.train import TrainConfig
+    from extractor.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
