@@ -82,9 +82,11 @@ def main() -> None:
     parser.add_argument("models", nargs="+", type=Path, help="model directories with the same vocabulary")
     args = parser.parse_args()
     models = [load_model(m) for m in args.models]
-    if any(getattr(m.tokenizer, "tokens", None) != getattr(models[0].tokenizer, "tokens", None) for m in models[1:]):
-        raise SystemExit("error: the models' vocabularies differ; their span scores cannot be averaged")
     docs = list(read_documents(args.gold, models[0].labels))
+    # Scores line up only when every model reads the same token ids (vocabulary, word tags, offsets).
+    encoded = [[m.tokenizer.encode(d.text) for d in docs] for m in models]
+    if any(e != encoded[0] for e in encoded[1:]):
+        raise SystemExit("error: the models encode the documents differently; their span scores cannot be averaged")
     forwards = [TorchForward(m.model, args.threads) for m in models]
     per_model = [predictions(m, f, docs) for m, f in zip(models, forwards)]
     for path, spans in zip(args.models, per_model):
