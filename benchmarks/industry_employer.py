@@ -1,11 +1,14 @@
 """Measure employer choice and keyword rules on the real (unlicensed, shared) data.
 
-    PYTHONPATH=. python benchmarks/industry_employer.py [--json]
+    PYTHONPATH=. python benchmarks/industry_employer.py [--resolver DIR] [--json]
 
 1. Employer choice on Resume NER dev bios, with the gold ORG spans, against the
    labelled employer of industry_dev.jsonl, split by label confidence. Agreement
    is counted on the span and, more leniently, on the text (the same name named
    twice). A second run keeps only named ORG spans (本公司/公司 dropped).
+   With ``--resolver`` (a directory from ``extractor industry fit``), the same
+   with the company table's ``known_company`` weight, and the train bios (gold
+   ORG spans, no labels) whose employer that weight moves, to read by hand.
 2. Keyword rules alone on the gold employer names of dev (against the labelled
    section), and on the full names of the listed-companies table (coverage and
    section accuracy).
@@ -26,19 +29,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from extractor.rules.industry.employer import EmployerPolicy, choose_employer, load_policy  # noqa: E402
+from extractor.rules.industry.employer import EmployerPolicy, TableKnows, choose_employer, load_policy  # noqa: E402
+from extractor.rules.industry.from_employer import load_resolver, table_knows_of  # noqa: E402
 from extractor.rules.industry.keywords import KeywordTable, load_keywords  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CONFIDENCE_GROUPS = {"high+medium": ("high", "medium"), "high": ("high",), "medium": ("medium",), "low": ("low",)}
 
 
+def load_split(shared: Path, split: str) -> list[dict]:
+    """Resume NER documents of one split, from the shared converter."""
+    converter = shared / "tools" / "resume_ner_docs.py"
+    bmes = shared / "data" / "resume_ner" / f"{split}.char.bmes"
+    output = subprocess.run([sys.executable, str(converter), str(bmes)], check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in output.stdout.splitlines() if line.strip()]
+
+
 def load_dev(shared: Path) -> list[tuple[dict, dict]]:
     """Dev bios from the shared converter, paired with their industry labels (same order)."""
-    converter = shared / "tools" / "resume_ner_docs.py"
-    bmes = shared / "data" / "resume_ner" / "dev.char.bmes"
-    output = subprocess.run([sys.executable, str(converter), str(bmes)], check=True, capture_output=True, text=True)
-    docs = [json.loads(line) for line in output.stdout.splitlines() if line.strip()]
+    docs = load_split(shared, "dev")
     labels_path = shared / "data" / "resume_ner" / "industry_dev.jsonl"
     labels = [json.loads(line) for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for doc, label in zip(docs, labels, strict=True):
@@ -47,7 +56,22 @@ def load_dev(shared: Path) -> list[tuple[dict, dict]]:
     return list(zip(docs, labels))
 
 
-def employer_agreement(pairs, policy: EmployerPolicy, named_only: bool) -> dict:
+def gold_orgs(doc: dict) -> list[tuple[int, int]]:
+    return [(e["start"], e["end"]) for e in doc["entities"] if e["label"] == "ORG"]
+
+
+def known_company_moves(docs: list[dict], policy: EmployerPolicy, table_knows: TableKnows) -> list[tuple]:
+    """(doc_id, employer without the table, with it, cue) of every bio whose choice the table moves."""
+    moves = []
+    for doc in docs:
+        without = choose_employer(doc["text"], gold_orgs(doc), policy)
+        with_table = choose_employer(doc["text"], gold_orgs(doc), policy, table_knows)
+        if without is not None and with_table is not None and without.text != with_table.text:
+            moves.append((doc["doc_id"], without.text, with_table.text, with_table.cue))
+    return moves
+
+
+def employer_agreement(pairs, policy: EmployerPolicy, named_only: bool, table_knows: TableKnows | None = None) -> dict:
     """Share of labelled rows whose chosen span (or its text) is the gold employer."""
     generic = policy.generic_names
     counts: dict[str, Counter] = {group: Counter() for group in CONFIDENCE_GROUPS}
@@ -57,7 +81,7 @@ def employer_agreement(pairs, policy: EmployerPolicy, named_only: bool) -> dict:
             continue
         orgs = [(e["start"], e["end"]) for e in doc["entities"] if e["label"] == "ORG"
                 and not (named_only and e["text"] in generic)]
-        choice = choose_employer(doc["text"], orgs, policy)
+        choice = choose_employer(doc["text"], orgs, policy, table_knows)
         span_ok = choice is not None and (choice.start, choice.end) == (label["employer_start"], label["employer_end"])
         text_ok = choice is not None and choice.text == label["employer"]
         for group, members in CONFIDENCE_GROUPS.items():
@@ -109,13 +133,22 @@ def _share(part: int, whole: int) -> float | None:
 
 def print_report(result: dict) -> None:
     for title, key in (("Employer choice, gold ORG spans", "employer_gold_orgs"),
-                       ("Employer choice, named ORG spans only (本公司/公司 dropped)", "employer_named_orgs")):
+                       ("Employer choice, named ORG spans only (本公司/公司 dropped)", "employer_named_orgs"),
+                       ("Employer choice, gold ORG spans, with the company table", "employer_with_table")):
+        if key not in result:
+            continue
         print(f"{title}:")
         for group, stats in result[key]["by_confidence"].items():
             print(f"  {group:<12} rows {stats['rows']:>3}  span {stats['span']:.3f}  text {stats['text']:.3f}")
-    print("  text misses (gold ORG spans):")
-    for miss in result["employer_gold_orgs"]["misses"]:
-        print("   ", *miss)
+        if result[key]["misses"]:
+            print("  text misses:")
+        for miss in result[key]["misses"]:
+            print("   ", *miss)
+    if "known_company_moves_train" in result:
+        moves = result["known_company_moves_train"]
+        print(f"Train bios (gold ORG spans) whose employer the table's known_company weight moves: {len(moves)}")
+        for move in moves:
+            print("   ", move[0], move[1], "->", move[2], f"({move[3]})")
     dev = result["keywords_dev"]
     print(f"Keywords on dev gold employer names (high+medium): rows {dev['rows']}  coverage {dev['coverage']}"
           f"  accuracy {dev['accuracy_all']} (of covered {dev['accuracy_covered']})")
@@ -135,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=SHARED, help="folder holding data/ and tools/")
     parser.add_argument("--policy", type=Path, default=None, help="employer policy YAML (default: the project's)")
     parser.add_argument("--keywords", type=Path, default=None, help="keyword YAML (default: the project's)")
+    parser.add_argument("--resolver", type=Path, default=None,
+                        help="an industry resolver directory: also measure with its company table")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     if not (args.shared / "data" / "resume_ner" / "industry_dev.jsonl").exists():
@@ -147,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         "employer_named_orgs": employer_agreement(pairs, policy, named_only=True),
         "keywords_dev": keyword_accuracy_dev(pairs, table),
     }
+    if args.resolver is not None:
+        knows = table_knows_of(load_resolver(args.resolver))
+        result["employer_with_table"] = employer_agreement(pairs, policy, named_only=False, table_knows=knows)
+        result["known_company_moves_train"] = known_company_moves(load_split(args.shared, "train"), policy, knows)
     companies_csv = args.shared / "data" / "companies" / "listed_companies.csv"
     if companies_csv.exists():
         result["keywords_table"] = keyword_accuracy_table(companies_csv, table)

@@ -146,6 +146,7 @@ def test_tie_break_last_from_yaml():
         (lambda raw: raw.update(tie_break="middle"), "tie_break"),
         (lambda raw: raw["date_cues"][0].update(pattern="(unclosed"), "date_cues[0].pattern"),
         (lambda raw: raw["roles"]["staff"]["words"].append("董事"), "董事"),
+        (lambda raw: raw["known_company"].pop("min_match"), "known_company.min_match"),
     ],
 )
 def test_malformed_policy_names_file_and_key(tmp_path: Path, change, key):
@@ -191,3 +192,44 @@ def test_current_parent_beats_its_named_unit():
 def test_post_hung_on_another_with_jian_is_secondary():
     text = "某丁，历任丁巳出版社编辑、副总编辑兼《戊午》杂志主编。"
     assert chosen(text, "丁巳出版社", "《戊午》杂志").text == "丁巳出版社"
+
+
+def table_of(*known: str, confidence: float = 0.99):
+    """A company table that knows the given names with one match confidence."""
+    return lambda name: confidence if name in known else 0.0
+
+
+def test_executive_post_at_a_company_the_table_knows_beats_a_top_post_at_its_subsidiary():
+    text = "某戊，现任甲乙重工股份有限公司总裁助理、甲乙船运有限公司总经理。"
+    names = ("甲乙重工股份有限公司", "甲乙船运有限公司")
+    assert chosen(text, *names).text == "甲乙船运有限公司"  # without a table the top post wins
+    choice = choose_employer(text, spans_of(text, *names), table_knows=table_of("甲乙重工股份有限公司"))
+    assert choice.text == "甲乙重工股份有限公司"
+    assert choice.cue == "current:现任 known_company"
+
+
+def test_a_board_seat_at_a_known_company_does_not_beat_a_full_time_post_elsewhere():
+    text = "某己，2007年4月至今担任丙丁药业股份有限公司董事，兼任戊己投资发展有限公司财务总监。"
+    names = ("丙丁药业股份有限公司", "戊己投资发展有限公司")
+    choice = choose_employer(text, spans_of(text, *names), table_knows=table_of("丙丁药业股份有限公司"))
+    assert choice.text == "戊己投资发展有限公司"
+
+
+def test_a_weak_table_match_or_a_policy_without_the_key_gives_no_weight():
+    text = "某庚，现任庚辛电子股份有限公司总裁助理、庚辛物流有限公司总经理。"
+    names = ("庚辛电子股份有限公司", "庚辛物流有限公司")
+    weak = table_of("庚辛电子股份有限公司", confidence=0.7)  # a prefix of a table name, not the name
+    assert choose_employer(text, spans_of(text, *names), table_knows=weak).text == "庚辛物流有限公司"
+    raw = raw_policy()
+    del raw["known_company"]
+    policy = EmployerPolicy.from_dict(raw)
+    assert policy.known_company is None
+    choice = choose_employer(text, spans_of(text, *names), policy, table_of("庚辛电子股份有限公司"))
+    assert choice.text == "庚辛物流有限公司"
+
+
+def test_known_company_is_named_only_when_it_decided():
+    text = "某辛，曾任壬癸纺织有限公司经理，现任子丑化工股份有限公司副总经理。"
+    names = ("壬癸纺织有限公司", "子丑化工股份有限公司")
+    choice = choose_employer(text, spans_of(text, *names), table_knows=table_of("子丑化工股份有限公司"))
+    assert (choice.text, choice.cue) == ("子丑化工股份有限公司", "current:现任")

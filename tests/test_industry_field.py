@@ -72,6 +72,15 @@ def test_the_table_comes_before_keywords_and_the_classifier(schema, resolver_dir
     assert value.confidence >= 0.9
 
 
+def test_a_post_at_a_company_the_table_knows_makes_it_the_employer(schema, resolver_dir):
+    # 远帆海运 is in the table (shipping, G); its unlisted subsidiary 远帆起重机械 makes cranes (C).
+    doc = bio("周九，现任远帆海运股份有限公司总裁助理、远帆起重机械有限公司总经理。", "远帆海运股份有限公司", "远帆起重机械有限公司")
+    assert industry(doc, schema.with_industry("none"))[0].raw == "远帆起重机械有限公司"
+    value, _ = industry(doc, schema.with_industry(resolver_dir))
+    assert (value.raw, value.code) == ("远帆海运股份有限公司", "G")
+    assert value.rule.endswith("<- employer current:现任 known_company")
+
+
 def test_an_institution_keyword_beats_the_classifier_for_a_company_the_table_lacks(schema, resolver_dir):
     doc = bio("钱七，现任南湖大学经济学院院长。", "南湖大学经济学院")
     value, _ = industry(doc, schema.with_industry(resolver_dir))

@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from extractor.paths import SCHEMAS_DIR
-from extractor.rules.yaml_file import read_yaml
-
-DEFAULT_POLICY_PATH = SCHEMAS_DIR / "industry" / "employer_policy.yaml"
+from extractor.rules.industry.employer_policy import (  # noqa: F401 (re-exported: the policy's public names)
+    DEFAULT_POLICY_PATH,
+    EmployerPolicy,
+    PolicyError,
+    Term,
+    default_policy,
+    load_policy,
+)
 
 _MASK = "\x00"  # blanks ORG characters, so a word inside a name (某某控股, 某某大学) is no cue
 
 OrgSpan = Sequence[Any]  # (start, end) or (start, end, score); end exclusive
-
-
-class PolicyError(ValueError):  # the policy YAML is malformed; the message names the file and key
-    pass
+# How surely a company table knows a name: the confidence of its match, 0 for none (from_employer.py
+# passes the resolver's; without one no name is known).
+TableKnows = Callable[[str], float]
 
 
 @dataclass(frozen=True)
@@ -43,31 +43,6 @@ class EmployerChoice:
     text: str
     cue: str  # the rule that chose it, for the value's rule trace
     score: float
-
-
-@dataclass(frozen=True)
-class Term:  # one cue word of the policy: what kind it is and how much it weighs
-    word: str
-    kind: str  # status | role | study | shareholder
-    group: str  # e.g. current, past, top, teaching
-    weight: float = 0.0
-    reach: int | None = None  # most characters between the cue and the name
-    school_only: bool = False
-
-
-@dataclass(frozen=True)
-class DateCue:
-    name: str
-    pattern: re.Pattern
-    weight: float
-
-
-@dataclass(frozen=True)
-class Penalties:
-    school_without_role: float
-    studied: float
-    shareholder: float
-    generic: float
 
 
 @dataclass(frozen=True)
@@ -90,151 +65,7 @@ class Candidate:  # one ORG span with what the policy read around it
     teaches: bool
     generic: bool
     penalised: bool  # studied there, shareholder, school without a post, or a bare 本公司
-
-
-@dataclass(frozen=True)
-class EmployerPolicy:
-    sentence_delimiters: frozenset
-    clause_delimiters: frozenset
-    role_window_chars: int
-    study_before_chars: int
-    shareholder_window_chars: int
-    tie_break: str
-    alias_openers: frozenset
-    generic_names: frozenset
-    school_markers: tuple
-    penalties: Penalties
-    date_cues: tuple
-    lexicon: Mapping[str, Term]
-    max_word_len: int
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], source: str = "<policy>") -> "EmployerPolicy":
-        reader = _Reader(raw, source)
-        terms = _read_terms(reader)
-        tie_break = reader.text("tie_break")
-        if tie_break not in ("first", "last"):
-            raise PolicyError(f"{source}: key 'tie_break': expected 'first' or 'last', got {tie_break!r}")
-        return cls(
-            sentence_delimiters=frozenset(reader.text("sentence_delimiters")),
-            clause_delimiters=frozenset(reader.text("clause_delimiters")),
-            role_window_chars=reader.integer("role_window_chars"),
-            study_before_chars=reader.integer("study_before_chars"),
-            shareholder_window_chars=reader.integer("shareholder_window_chars"),
-            tie_break=tie_break,
-            alias_openers=frozenset(reader.words("alias_openers")),
-            generic_names=frozenset(reader.words("generic_names")),
-            school_markers=tuple(reader.words("school_markers")),
-            penalties=Penalties(**{name: reader.number(f"penalties.{name}") for name in Penalties.__dataclass_fields__}),
-            date_cues=tuple(_read_date_cues(reader)),
-            lexicon=MappingProxyType({term.word: term for term in terms}),
-            max_word_len=max(len(term.word) for term in terms),
-        )
-
-
-class _Reader:
-    """Typed access to the raw YAML mapping by dotted key, with errors naming file and key."""
-
-    def __init__(self, raw: Any, source: str):
-        if not isinstance(raw, Mapping):
-            raise PolicyError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
-        self.raw, self.source = raw, source
-
-    def get(self, key: str, default: Any = ...) -> Any:
-        node: Any = self.raw
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                if default is not ...:
-                    return default
-                raise PolicyError(f"{self.source}: missing key '{key}'")
-            node = node[part]
-        return node
-
-    def fail(self, key: str, expected: str, value: Any) -> PolicyError:
-        return PolicyError(f"{self.source}: key '{key}': expected {expected}, got {value!r}")
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, "a non-empty string", value)
-        return value
-
-    def integer(self, key: str) -> int:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(key, "a non-negative integer", value)
-        return value
-
-    def number(self, key: str, default: Any = ...) -> float:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(key, "a number", value)
-        return float(value)
-
-    def words(self, key: str) -> list[str]:
-        value = self.get(key)
-        if not isinstance(value, list) or not value or not all(isinstance(w, str) and w for w in value):
-            raise self.fail(key, "a non-empty list of strings", value)
-        return value
-
-def _read_terms(reader: _Reader) -> list[Term]:
-    terms: list[Term] = []
-    for kind, key in (("status", "status_cues"), ("role", "roles")):
-        groups = reader.get(key)
-        if not isinstance(groups, Mapping) or not groups:
-            raise reader.fail(key, "a mapping of named groups", groups)
-        for group in groups:
-            prefix = f"{key}.{group}"
-            reach = reader.get(f"{prefix}.reach", None)
-            if reach is not None:
-                reach = reader.integer(f"{prefix}.reach")
-            school_only = reader.get(f"{prefix}.school_only", False)
-            if not isinstance(school_only, bool):
-                raise reader.fail(f"{prefix}.school_only", "true or false", school_only)
-            weight = reader.number(f"{prefix}.weight")
-            terms += [Term(w, kind, str(group), weight, reach, school_only) for w in reader.words(f"{prefix}.words")]
-    terms += [Term(w, "study", "study") for w in reader.words("study_words")]
-    terms += [Term(w, "shareholder", "shareholder") for w in reader.words("shareholder_words")]
-    seen: dict[str, Term] = {}
-    for term in terms:
-        if term.word in seen:
-            raise PolicyError(
-                f"{reader.source}: word {term.word!r} is listed twice "
-                f"({seen[term.word].kind}.{seen[term.word].group} and {term.kind}.{term.group})"
-            )
-        seen[term.word] = term
-    return terms
-
-
-def _read_date_cues(reader: _Reader) -> list[DateCue]:
-    entries = reader.get("date_cues")
-    if not isinstance(entries, list):
-        raise reader.fail("date_cues", "a list of {name, weight, pattern}", entries)
-    cues = []
-    for index, entry in enumerate(entries):
-        key = f"date_cues[{index}]"
-        if not isinstance(entry, Mapping) or not {"name", "weight", "pattern"} <= set(entry):
-            raise reader.fail(key, "a mapping with name, weight and pattern", entry)
-        try:
-            pattern = re.compile(entry["pattern"])
-        except (re.error, TypeError) as error:
-            raise PolicyError(f"{reader.source}: key '{key}.pattern': not a regular expression ({error})") from None
-        if "year" not in pattern.groupindex:
-            raise PolicyError(f"{reader.source}: key '{key}.pattern': needs a named group (?P<year>...)")
-        weight = entry["weight"]
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise reader.fail(f"{key}.weight", "a number", weight)
-        cues.append(DateCue(str(entry["name"]), pattern, float(weight)))
-    return cues
-
-
-def load_policy(path: str | Path | None = None) -> EmployerPolicy:
-    """Parse a policy YAML file (default: the project's) into an EmployerPolicy."""
-    path = Path(path) if path is not None else DEFAULT_POLICY_PATH
-    return EmployerPolicy.from_dict(read_yaml(path, PolicyError), source=str(path))
-
-
-default_policy = lru_cache(maxsize=1)(load_policy)  # the project's policy, parsed once
+    known: bool = False  # a current executive post at a company the table knows (the policy's known_company)
 
 
 def find_tokens(masked: str, policy: EmployerPolicy) -> list[Token]:
@@ -317,7 +148,8 @@ def score_candidate(text: str, span: tuple[int, int], next_org_start: int, token
     return Candidate(start, end, name, score, status, role, year, teaches, generic, penalised)
 
 
-def score_candidates(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy | None = None) -> list[Candidate]:
+def score_candidates(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy | None = None,
+                     table_knows: Optional[TableKnows] = None) -> list[Candidate]:
     """Every ORG span with its score and the cues that made it, in text order."""
     policy = policy or default_policy()
     spans = sorted({(int(org[0]), int(org[1])) for org in orgs if 0 <= int(org[0]) < int(org[1]) <= len(text)})
@@ -332,7 +164,19 @@ def score_candidates(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy 
         if i and text[spans[i - 1][1]:span[0]] in policy.alias_openers:
             anchor = spans[i - 1][0]
         candidates.append(score_candidate(text, span, starts[i + 1], tokens, policy, anchor))
-    return _credit_parents(candidates)
+    return _credit_parents(_credit_known(candidates, policy, table_knows))
+
+
+def _credit_known(candidates: list[Candidate], policy: EmployerPolicy,
+                  table_knows: Optional[TableKnows]) -> list[Candidate]:
+    """A current executive post at a company the table knows takes the policy's known_company weight."""
+    rule = policy.known_company
+    if rule is None or table_knows is None:
+        return candidates
+    return [replace(c, score=c.score + rule.weight, known=True)
+            if _is_current(c) and not c.penalised and c.role is not None and c.role.term.weight >= rule.min_role
+            and table_knows(c.text) >= rule.min_match else c
+            for c in candidates]
 
 
 def _credit_parents(candidates: list[Candidate]) -> list[Candidate]:
@@ -352,8 +196,7 @@ def _is_current(candidate: Candidate) -> bool:
     return candidate.teaches or (candidate.status is not None and candidate.status.term.weight > 0)
 
 
-
-def _explain(winner: Candidate, others: Sequence[Candidate], policy: EmployerPolicy) -> str:
+def _explain(winner: Candidate, others: Sequence[Candidate], policy: EmployerPolicy, known_decided: bool) -> str:
     """Name the rule that decided, for the value's rule trace."""
     if winner.teaches:
         return f"teaches:{winner.role.term.word}"
@@ -362,7 +205,7 @@ def _explain(winner: Candidate, others: Sequence[Candidate], policy: EmployerPol
     if not others:
         return "only_org"
     if winner.status is not None and winner.status.term.weight > 0:
-        return f"{winner.status.term.group}:{winner.status.term.word}"
+        return f"{winner.status.term.group}:{winner.status.term.word}" + (" known_company" if known_decided else "")
     other_years = [c.year for c in others if c.year is not None]
     if winner.year is not None and all(winner.year > year for year in other_years):
         return f"latest_year:{winner.year}"
@@ -371,10 +214,12 @@ def _explain(winner: Candidate, others: Sequence[Candidate], policy: EmployerPol
     return f"{policy.tie_break}_org"
 
 
-def choose_employer(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy | None = None) -> EmployerChoice | None:
-    """The ORG span whose industry the field should carry, or None when there is no ORG."""
+def choose_employer(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy | None = None,
+                    table_knows: Optional[TableKnows] = None) -> EmployerChoice | None:
+    """The ORG span whose industry the field should carry, or None when there is no ORG. ``table_knows``
+    (a company table's match confidence for a name) lets the policy's ``known_company`` weight count."""
     policy = policy or default_policy()
-    candidates = score_candidates(text, orgs, policy)
+    candidates = score_candidates(text, orgs, policy, table_knows)
     if not candidates:
         return None
     direction = -1 if policy.tie_break == "first" else 1
@@ -392,4 +237,8 @@ def choose_employer(text: str, orgs: Sequence[OrgSpan], policy: EmployerPolicy |
 
     winner = max(candidates, key=rank)
     others = [c for c in candidates if c is not winner and not c.generic and c.text != winner.text]
-    return EmployerChoice(winner.start, winner.end, winner.text, _explain(winner, others, policy), winner.score)
+    known_decided = winner.known and max(
+        candidates, key=lambda c: rank(replace(c, score=c.score - policy.known_company.weight) if c.known else c),
+    ) is not winner
+    cue = _explain(winner, others, policy, known_decided)
+    return EmployerChoice(winner.start, winner.end, winner.text, cue, winner.score)

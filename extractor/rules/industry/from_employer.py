@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from extractor.data.documents import Entity
 from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, choose_employer
@@ -91,7 +91,7 @@ def industry_from_employer(text: str, spans: Sequence[Entity], rules: EmployerIn
     record_end = first_record_end(text, [(e.start, e.end) for e in spans if e.label in rules.persons],
                                   rules.records)
     first_person = [org for org in orgs if org[0] < record_end] if record_end is not None else []
-    choice = choose_employer(text, first_person or orgs, rules.policy)
+    choice = choose_employer(text, first_person or orgs, rules.policy, table_knows_of(rules.resolver))
     if choice is None:
         return IndustryFromEmployer(None, None, "employer", None, "no organisation span")
     name = text[choice.start:choice.end]
@@ -103,6 +103,18 @@ def industry_from_employer(text: str, spans: Sequence[Entity], rules: EmployerIn
     said = "; ".join(f"{rule} {section} {confidence:.2f}" for section, rule, confidence in offers) or "no source knows it"
     reason = f"{name!r}: {said} (below {rules.min_confidence:.2f})" if offers else f"{name!r}: {said}"
     return IndustryFromEmployer(None, choice, "empty" + trace, None, reason)
+
+
+def table_knows_of(resolver: Any) -> Optional[Callable[[str], float]]:
+    """How surely the resolver's company table knows a name (for the policy's known_company weight)."""
+    if resolver is None:
+        return None
+
+    def knows(name: str) -> float:
+        match = resolver.index.lookup(name)
+        return 0.0 if match is None or match.ambiguous else float(match.confidence)
+
+    return knows
 
 
 def _offers(name: str, rules: EmployerIndustry):
