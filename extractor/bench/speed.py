@@ -34,6 +34,7 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
+from extractor.bench import SPEED_PATHS
 from extractor.data.documents import Document
 from extractor.data.sample import generate_documents
 from extractor.model.predict import PredictOptions
@@ -44,7 +45,7 @@ from extractor.rules.schema import Schema
 log = logging.getLogger(__name__)
 
 LENGTHS = (64, 128, 256, 512)
-PATHS = ("naive", "fp32", "torch-int8", "onnx", "onnx-int8")
+PATHS = SPEED_PATHS
 RANDOM_WEIGHTS_THRESHOLD = 1e9
 BERT_4X768 = dict(hidden_size=768, num_hidden_layers=4, num_attention_heads=12, intermediate_size=3072,
                   vocab_size=21128, max_position_embeddings=512)

@@ -11,8 +11,7 @@ from typing import Any, Callable, Iterable, NoReturn, Optional
 import click
 
 from extractor.data.documents import DocumentError
-from extractor.model.predict import DEFAULT_BATCH_TOKENS, PredictOptions
-from extractor.model.runtime import RUNTIMES
+from extractor.model.options import DEFAULT_BATCH_TOKENS, RUNTIMES, PredictOptions
 from extractor.rules.schema import SchemaError
 
 EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_REGRESSION = 1, 3, 4

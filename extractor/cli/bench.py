@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from extractor.bench.speed import PATHS as SPEED_PATHS
+from extractor.bench import SPEED_PATHS
 from extractor.cli._common import (
     BATCH_SIZE,
     BATCH_TOKENS,
@@ -20,7 +20,7 @@ from extractor.cli._common import (
     progress,
     seed_option,
 )
-from extractor.model.heads import HEAD_TYPES, TAG_SCHEMES
+from extractor.model.options import HEAD_TYPES, TAG_SCHEMES
 
 
 @click.group("bench")

@@ -22,8 +22,7 @@ from extractor.cli._common import (
     seed_option,
     with_progress,
 )
-from extractor.model.heads import HEAD_TYPES, TAG_SCHEMES
-from extractor.model.predict import PredictOptions
+from extractor.model.options import HEAD_TYPES, TAG_SCHEMES, PredictOptions
 
 log = logging.getLogger("extractor")
 

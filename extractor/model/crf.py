@@ -31,9 +31,10 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from extractor.model.options import TAG_ROLES as ROLES
+
 IMPOSSIBLE = -1e4  # score of a forbidden transition: e^{-10^4} is exactly 0 in float32
 TREE_MAX_SPREAD = 100.0  # nats between a step's best and worst scores that log Z's matrix tree handles
-ROLES = {"bio": "BI", "bioes": "BIES"}
 
 Span = tuple[int, int, int]  # (type, first token, last token)
 

@@ -22,11 +22,9 @@ from typing import Optional, Protocol, Sequence
 import torch
 import torch.nn as nn
 
-from extractor.model.crf import ROLES, CRFHead
+from extractor.model.crf import CRFHead
 from extractor.model.globalpointer import HEADS as SPAN_HEADS
-
-HEAD_TYPES = ("gp", "egp", "crf")
-TAG_SCHEMES = tuple(sorted(ROLES))
+from extractor.model.options import HEAD_TYPES, TAG_SCHEMES  # noqa: F401 (the heads' names, torch-free)
 
 
 class Head(Protocol):
@@ -48,7 +46,7 @@ def head_spec(head: str, head_size: int = 64, rope: bool = True, tags: str = "bi
     if head in SPAN_HEADS:
         return {"type": head, "head_size": head_size, "rope": rope}
     if head == "crf":
-        if tags not in ROLES:
+        if tags not in TAG_SCHEMES:
             raise ValueError(f"unknown tag scheme {tags!r}; expected one of {list(TAG_SCHEMES)}")
         return {"type": "crf", "tags": tags}
     raise ValueError(f"unknown head {head!r}; expected one of {list(HEAD_TYPES)}")

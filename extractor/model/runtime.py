@@ -25,8 +25,7 @@ import torch
 import torch.nn as nn
 
 from extractor.model.directory import LoadedModel
-
-RUNTIMES = ("torch", "torch-int8", "onnx", "onnx-int8")
+from extractor.model.options import RUNTIMES
 ONNX_DIR = "onnx"
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from extractor.rules.industry.sections import section_of
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: the command line starts without it
+    import pandas as pd
 
 NAME_KINDS: tuple[str, ...] = ("full_name", "short_name", "alias")
 _EXAMPLES_KEPT = 5  # bad codes quoted in the report, enough to see what is wrong without flooding it
@@ -96,8 +97,13 @@ class LoadReport:
 
 def _cell_text(value: object) -> str:
     # pandas gives NaN/None/pd.NA for missing cells depending on the source; all mean "no value".
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None:
         return ""
+    if not isinstance(value, str):
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
     return str(value).strip()
 
 
@@ -142,11 +148,15 @@ class CompanyTable:
 
     @classmethod
     def from_csv(cls, path: str | Path, mapping: ColumnMapping) -> "CompanyTable":
+        import pandas as pd
+
         # dtype=str: codes like 0001 and names like 600000 must stay text.
         return cls.from_frame(pd.read_csv(path, dtype=str, keep_default_na=False), mapping)
 
     @classmethod
     def from_parquet(cls, path: str | Path, mapping: ColumnMapping) -> "CompanyTable":
+        import pandas as pd
+
         return cls.from_frame(pd.read_parquet(path, columns=mapping.columns), mapping)
 
     @classmethod
@@ -191,6 +201,7 @@ def check_single_select(query: str) -> str:
 
 def read_sql_frame(url: str, columns: list[str], *, table: str | None, query: str | None) -> pd.DataFrame:
     """Rows of a table's columns or of a single-SELECT query, through SQLAlchemy."""
+    import pandas as pd
     from sqlalchemy import MetaData, Table, create_engine, select, text
 
     if (table is None) == (query is None):
