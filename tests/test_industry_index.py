@@ -104,3 +104,22 @@ def test_keys_with_the_same_answer_share_one_entry():
 
 def test_empty_index_finds_nothing():
     assert CompanyIndex.empty().lookup("上海华金制药股份有限公司") is None and len(CompanyIndex.empty()) == 0
+
+
+def test_a_region_and_an_industry_word_match_only_with_their_region():
+    # 投资 ends three other cores: it says what a company does, not which one. 湖南投资 is known by its region.
+    rows = [("湖南投资集团股份有限公司", "湖南投资", "G54"), ("甲乙投资有限公司", "", "L72"),
+            ("丙丁投资有限公司", "", "L72"), ("戊己投资有限公司", "", "J67"), ("上海百润香精香料股份有限公司", "百润股份", "C14")]
+    index = CompanyIndex.build(table_of(rows))
+    assert index.lookup("宜宾市投资有限责任公司") is None  # before: table:core 湖南投资 (toll roads)
+    assert index.lookup("湖南投资集团有限公司").matched_name == "湖南投资集团股份有限公司"  # its stem
+    assert index.lookup("湖南投资").rule == "table:short_name"
+    # A distinctive core still matches under another region: 百润 is one company wherever it is registered.
+    assert index.lookup("北京百润香精香料有限公司").rule == "table:core"
+
+
+def test_industry_words_are_the_cores_that_end_other_cores():
+    from extractor.rules.industry.index import industry_words
+
+    assert industry_words(["投资", "甲乙投资", "丙丁投资", "戊己投资", "百润", "百润香精"]) == {"投资"}
+    assert industry_words(["投资", "甲乙投资", "丙丁投资"]) == frozenset()  # two are not enough

@@ -12,6 +12,12 @@ Rules, in precedence order (the first that finds a key wins):
    core (首开股份's). Weak evidence: on the listed-company table, 24 of the 35 full names whose contraction
    is some company's core share that company's section (``CONTRACTION``).
 
+A core is the name without region and legal form, except where what is left is an industry word that ends
+at least ``INDUSTRY_WORD_ENDS`` other table cores (湖南投资 -> 投资, ended by 甲乙投资, 丙丁投资 ...): such a name is
+known by its region, so its core is its stem and it gives no prefix keys (``industry_words``; in resolvers
+fitted before, 宜宾市投资 matched 湖南投资 and every 东方… name 浙江东方). The keys are made when a resolver is
+fitted: refitting gives the new keys and, with them, a new content hash and rules version.
+
 A key shared by companies of different sections is ambiguous: the majority section is returned with its
 confidence scaled down by its share (never above ``AMBIGUOUS_CAP``), so callers can prefer other evidence.
 
@@ -23,8 +29,10 @@ full, stem and core keys) point to one entry, and equal key strings and section 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from extractor.rules.industry.names import NameKeys, name_keys, word_initials
 from extractor.rules.industry.table import CompanyTable
@@ -35,6 +43,7 @@ MATCHING_REVISION = 2
 INDEX_FILE = "index.json"
 INDEX_FORMAT = 1
 MIN_CORE = 2  # shortest table core used as a prefix key
+INDUSTRY_WORD_ENDS = 3  # a core that ends this many other cores is an industry word (``industry_words``)
 AMBIGUOUS_CAP = 0.5
 CONFIDENCE = {"full": 0.99, "stem": 0.97, "core": 0.90, "short_form": 0.70}
 SHORT_FORM_TWO_CHARACTERS = 0.50  # a two-character query core starting a longer table core is weak evidence
@@ -146,17 +155,35 @@ def _index_keys(keys: NameKeys) -> tuple[list[str], ...]:
     )
 
 
+def industry_words(cores: Iterable[str]) -> frozenset[str]:
+    """The cores that end at least ``INDUSTRY_WORD_ENDS`` other cores: words that say what a company does
+    (投资, 能源, 钢铁), not a trade name. A company named only by region and such a word (湖南投资) has no core
+    of its own: its region is what distinguishes it, so its region-less core is no key (宜宾市投资 is not it)."""
+    distinct = set(cores)
+    ends = Counter(end for core in distinct for length in range(MIN_CORE, len(core)) if (end := core[-length:]) in distinct)
+    return frozenset(core for core, count in ends.items() if count >= INDUSTRY_WORD_ENDS)
+
+
 def _collect_keys(table: CompanyTable) -> list[dict[str, NameSource | _EntryBuilder]]:
     """Per map, key -> the first name source seen, or a builder once a second company shares the key.
 
     Most keys belong to one company, so they hold only a shared tuple; builders are made for the rest.
     """
     states: list[dict[str, NameSource | _EntryBuilder]] = [{} for _ in _MAPS]
+    # Two passes over the names (keys made twice) rather than all keys held at once: a 100,000-row table's
+    # index must stay small (see the module docstring).
+    generic = industry_words(name_keys(name.text).core for record in table.records for name in record.names)
     for record in table.records:
         for name in record.names:
+            keys = name_keys(name.text)
             source: NameSource = (record.section, record.company_id, record.code, name.column, name.text)
-            for mapping, keys in zip(states, _index_keys(name_keys(name.text))):
-                for key in keys:
+            region_and_industry_word = keys.core in generic and keys.core != keys.stem
+            if region_and_industry_word:  # its stem is its only core, and no prefix of it is one
+                keys = NameKeys(keys.full, keys.stem, keys.stem)
+            for map_name, mapping, map_keys in zip(_MAPS, states, _index_keys(keys)):
+                if region_and_industry_word and map_name == "core_prefix":
+                    continue
+                for key in map_keys:
                     state = mapping.get(key)
                     if state is None:
                         mapping[key] = source
