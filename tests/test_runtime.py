@@ -69,16 +69,31 @@ def test_onnx_export_matches_torch_on_padded_batches(exported, kind, sample_docs
     assert (got[real] - expected[real]).abs().max() < 1e-3
 
 
+# int8 moves no span score of the tiny test models by this much (measured: at most 0.38 for onnx-int8 and 0.05 for
+# torch-int8 on the tiny BERT).
+INT8_SCORE_ERROR = 0.5
+
+
 @pytest.mark.parametrize("kind", ["bilstm", "bert"])
 def test_every_runtime_predicts_what_fp32_predicts(exported, kind, sample_docs):
     loaded = load_model(exported[kind])
     docs = sample_docs[36:42]
+
+    def predicted(threshold: float, runtime: str = "torch") -> set:
+        return spans(Predictor(loaded, PredictOptions(threshold=threshold, runtime=runtime)), docs)
+
     # A threshold below 0 makes many borderline spans: a tougher comparison than the few confident ones.
-    reference = spans(Predictor(loaded, PredictOptions(threshold=-1.0)), docs)
+    reference = predicted(-1.0)
     assert len(reference) > 20
-    assert spans(Predictor(loaded, PredictOptions(threshold=-1.0, runtime="onnx")), docs) == reference
+    assert predicted(-1.0, "onnx") == reference
+    # An int8 runtime finds every span fp32 scores clearly above the threshold and none it scores clearly below.
+    # Not a share of equal spans: 84% of the tiny BERT's span scores lie within 0.5 of -1, so how many cross it
+    # depended on the random initialisation, and that share passed or failed by PYTHONHASHSEED.
+    surely_in, perhaps_in = predicted(-1.0 + INT8_SCORE_ERROR), predicted(-1.0 - INT8_SCORE_ERROR)
     for runtime in ("torch-int8", "onnx-int8"):
-        assert agreement(spans(Predictor(loaded, PredictOptions(threshold=-1.0, runtime=runtime)), docs), reference) > 0.9, runtime
+        found = predicted(-1.0, runtime)
+        assert surely_in <= found, (runtime, sorted(surely_in - found)[:5])
+        assert found <= perhaps_in, (runtime, sorted(found - perhaps_in)[:5])
 
 
 def test_torch_int8_quantises_linear_and_lstm_layers(bilstm_dir):

@@ -76,9 +76,27 @@ def random_hf_checkpoint(directory: Path, texts: Iterable[str], vocab_size: Opti
         vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
         tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False)
     config = BertConfig(**dict(bert_config, vocab_size=len(tokens)))
-    BertModel(config).save_pretrained(str(directory))
+    model = BertModel(config)
+    _reinitialise(model)
+    model.save_pretrained(str(directory))
     tokenizer.save_pretrained(str(directory))
     return directory
+
+
+def _reinitialise(model: torch.nn.Module, seed: int = 0) -> None:
+    """Random weights that depend on the seed alone: transformers initialises modules in an order that follows
+    Python's string hashing, so two processes built two different "random" checkpoints (and a test comparing
+    int8 with fp32 on one passed or failed by PYTHONHASHSEED). BERT's own scheme: N(0, 0.02), zero biases,
+    unit LayerNorm scales."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in sorted(model.named_parameters()):
+            if name.endswith("bias"):
+                parameter.zero_()
+            elif "LayerNorm" in name:
+                parameter.fill_(1.0)
+            else:
+                parameter.normal_(0.0, 0.02, generator=generator)
 
 
 def make_random_model(encoder: str, directory: Path, schema: Schema, docs: Sequence[Document]) -> Path:
