@@ -64,8 +64,9 @@ def known_company_moves(docs: list[dict], policy: EmployerPolicy, table_knows: T
     """(doc_id, employer without the table, with it, cue) of every bio whose choice the table moves."""
     moves = []
     for doc in docs:
-        without = choose_employer(doc["text"], gold_orgs(doc), policy)
-        with_table = choose_employer(doc["text"], gold_orgs(doc), policy, table_knows)
+        orgs = gold_orgs(doc)
+        without = choose_employer(doc["text"], orgs, policy)
+        with_table = choose_employer(doc["text"], orgs, policy, table_knows)
         if without is not None and with_table is not None and without.text != with_table.text:
             moves.append((doc["doc_id"], without.text, with_table.text, with_table.cue))
     return moves

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from extractor.model.crf import CRFHead
 from extractor.model.globalpointer import HEADS as SPAN_HEADS
-from extractor.model.options import HEAD_TYPES, TAG_SCHEMES  # noqa: F401 (the heads' names, torch-free)
+from extractor.model.options import HEAD_TYPES, TAG_SCHEMES  # defined torch-free for the command line
 
 
 class Head(Protocol):

@@ -41,7 +41,7 @@ class PredictOptions:
     threshold: float = 0.0  # span score above which a span is an entity (GlobalPointer's natural cut is 0)
     window_tokens: Optional[int] = None  # window length; None: the model's own (a transformer's position limit)
     window_stride: Optional[int] = None  # tokens between window starts; None: the model's own
-    runtime: str = "torch"  # what runs the network: one of extractor.model.runtime.RUNTIMES
+    runtime: str = "torch"  # what runs the network: one of RUNTIMES (extractor/model/runtime.py)
     threads: Optional[int] = None  # compute threads; None: torch's current setting
     # Batches run concurrently, one thread each (extractor/model/runtime.py: run_batches); 1 gives
     # every thread to one batch at a time, as the reference code's one-at-a-time loop does. None: one per thread.

@@ -10,12 +10,7 @@ import torch
 
 from extractor.data.documents import Document, Entity
 from extractor.model.directory import LoadedModel, load_model
-from extractor.model.options import (  # noqa: F401 (re-exported: where the options were defined first)
-    DEFAULT_BATCH_TOKENS,
-    VALUE_OPTIONS,
-    PredictOptions,
-    option_problem,
-)
+from extractor.model.options import VALUE_OPTIONS, PredictOptions  # PredictOptions re-exported: callers import it here
 from extractor.model.runtime import load_runtime, run_batches
 from extractor.model.windows import (
     Window,

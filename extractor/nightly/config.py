@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence, get_args, get_type_hints
 
 import yaml
 
-from extractor.model.options import PredictOptions
+from extractor.model.options import RUNTIMES, PredictOptions, option_problem
 from extractor.nightly.lease import LeaseConfig, parse_lease
 
 log = logging.getLogger(__name__)
@@ -302,8 +302,6 @@ def _industry(value: Any, where: str) -> Optional[str]:
 
 def parse_predict(raw: Any, where: str) -> PredictOptions:
     """The ``predict:`` section: exactly the fields of ``PredictOptions``, each checked against its type."""
-    from extractor.model.options import RUNTIMES, option_problem
-
     if raw is None:
         return PredictOptions()
     if not isinstance(raw, dict):

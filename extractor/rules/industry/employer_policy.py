@@ -146,6 +146,7 @@ class _Reader:
             raise self.fail(key, "a non-empty list of strings", value)
         return value
 
+
 def _read_terms(reader: _Reader) -> list[Term]:
     terms: list[Term] = []
     for kind, key in (("status", "status_cues"), ("role", "roles")):

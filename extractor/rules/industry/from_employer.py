@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from extractor.data.documents import Entity
-from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, choose_employer
+from extractor.rules.industry.employer import EmployerChoice, EmployerPolicy, TableKnows, choose_employer
 from extractor.rules.industry.index import MATCHING_REVISION
 from extractor.rules.industry.keywords import KeywordTable
 from extractor.rules.industry.records import RecordRule, first_record_end
@@ -105,7 +105,7 @@ def industry_from_employer(text: str, spans: Sequence[Entity], rules: EmployerIn
     return IndustryFromEmployer(None, choice, "empty" + trace, None, reason)
 
 
-def table_knows_of(resolver: Any) -> Optional[Callable[[str], float]]:
+def table_knows_of(resolver: Any) -> Optional[TableKnows]:
     """How surely the resolver's company table knows a name (for the policy's known_company weight)."""
     if resolver is None:
         return None

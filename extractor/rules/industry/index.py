@@ -160,7 +160,8 @@ def industry_words(cores: Iterable[str]) -> frozenset[str]:
     (投资, 能源, 钢铁), not a trade name. A company named only by region and such a word (湖南投资) has no core
     of its own: its region is what distinguishes it, so its region-less core is no key (宜宾市投资 is not it)."""
     distinct = set(cores)
-    ends = Counter(end for core in distinct for length in range(MIN_CORE, len(core)) if (end := core[-length:]) in distinct)
+    ends = Counter(end for core in distinct for length in range(MIN_CORE, len(core))
+                   if (end := core[-length:]) in distinct)
     return frozenset(core for core, count in ends.items() if count >= INDUSTRY_WORD_ENDS)
 
 
