@@ -1,4 +1,7 @@
 """The BiLSTM's word-boundary feature: jieba word tags packed into the character ids."""
+import json
+import logging
+
 import pytest
 import torch
 from conftest import TINY_BILSTM
@@ -6,7 +9,7 @@ from conftest import TINY_BILSTM
 from extractor.model.directory import load_model
 from extractor.model.encoders import BiLSTMEncoder
 from extractor.model.predict import PredictOptions, Predictor
-from extractor.model.tokenization import WORD_TAGS, CharTokenizer, word_tags
+from extractor.model.tokenization import WORD_TAGS, CharTokenizer, word_dictionary, word_tags
 from extractor.model.train import TrainConfig, train
 
 
@@ -64,6 +67,34 @@ def test_word_tag_model_trains_saves_loads_and_exports(tmp_path, sample_docs, re
     export_onnx(tmp_path / "m")
     onnx = Predictor.from_directory(tmp_path / "m", PredictOptions(threshold=-1.0, runtime="onnx"))
     assert [[(e.start, e.end, e.label) for e in ents] for _, ents in onnx.predict(docs)] == reference
+
+
+def test_a_model_warns_when_the_installed_word_dictionary_is_not_the_one_it_was_trained_with(
+        tmp_path, sample_docs, resume_schema, caplog):
+    cfg = TrainConfig(encoder="bilstm", epochs=1, max_tokens=64, stride=48, seed=1, encoder_options=TINY_BILSTM)
+    train(cfg, resume_schema, sample_docs[:8], sample_docs[8:10], tmp_path / "m", progress=False)
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    assert config["word_dictionary"] == word_dictionary()
+    assert len(word_dictionary()["sha256"]) == 64
+    with caplog.at_level(logging.WARNING, logger="extractor.model.directory"):
+        load_model(tmp_path / "m")
+    assert not caplog.records  # the same dictionary: nothing to say
+
+    config["word_dictionary"] = {"jieba": "0.39", "sha256": "0" * 64}
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="extractor.model.directory"):
+        loaded = load_model(tmp_path / "m")
+    assert loaded.tokenizer.with_word_tags  # it still loads and predicts
+    [record] = caplog.records
+    assert "jieba 0.39" in record.getMessage() and "install jieba==0.39 or train again" in record.getMessage()
+
+    del config["word_dictionary"]  # a model saved before the record: nothing to compare
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="extractor.model.directory"):
+        load_model(tmp_path / "m")
+    assert not caplog.records
 
 
 def test_word_tags_are_refused_for_transformer_encoders(tmp_path, sample_docs, resume_schema):

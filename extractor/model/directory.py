@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from extractor import __version__
 from extractor.model.encoders import build_encoder
 from extractor.model.heads import build_head, head_spec
-from extractor.model.tokenization import CharTokenizer, HFTokenizer, Tokenizer
+from extractor.model.tokenization import CharTokenizer, HFTokenizer, Tokenizer, word_dictionary_change
 from extractor.rules.schema import Schema
 
 FORMAT_VERSION = 1
@@ -116,6 +116,9 @@ def load_model(directory: str | Path) -> LoadedModel:
     tokenizer: Tokenizer
     if config["tokenizer"] == "char":
         tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags", False)))
+        change = word_dictionary_change(config.get("word_dictionary")) if config.get("word_tags") else None
+        if change:
+            log.warning("%s: %s", directory, change)
     else:
         tokenizer = HFTokenizer.from_directory(directory / "encoder")
     hf_config = None

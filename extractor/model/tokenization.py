@@ -50,6 +50,33 @@ def word_tags(text: str) -> list[int]:
     return tags
 
 
+_DICTIONARY: dict[str, str] = {}
+
+
+def word_dictionary() -> dict[str, str]:
+    """The jieba release and a digest of the dictionary it segments with. Word tags come from both and
+    are not saved with a model, so a model directory records them to tell when they have changed."""
+    if not _DICTIONARY:
+        import hashlib
+
+        import jieba
+
+        with jieba.get_dict_file() as f:
+            _DICTIONARY.update(jieba=jieba.__version__, sha256=hashlib.sha256(f.read()).hexdigest())
+    return dict(_DICTIONARY)
+
+
+def word_dictionary_change(recorded: Optional[dict]) -> Optional[str]:
+    """Why the installed dictionary may tag words otherwise than the one a model was trained with; None when
+    it is the same (or the model predates the record)."""
+    if not recorded or recorded.get("sha256") == word_dictionary()["sha256"]:
+        return None
+    now = word_dictionary()
+    return (f"trained with jieba {recorded.get('jieba')}'s word dictionary (sha256 {recorded.get('sha256', '')[:12]}), "
+            f"the installed jieba {now['jieba']}'s differs ({now['sha256'][:12]}): word tags, and so predictions, "
+            f"may differ; install jieba=={recorded.get('jieba')} or train again")
+
+
 class CharTokenizer:
     """One token per character; characters seen fewer than ``min_freq`` times map to [UNK].
 

@@ -22,7 +22,7 @@ from extractor.model.evaluate import evaluate_model
 from extractor.model.heads import head_spec
 from extractor.model.regularizers import embedding_attack, symmetric_span_kl
 from extractor.model.schedule import TimeBudget, lr_factor
-from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer
+from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer, word_dictionary
 from extractor.model.train_config import BILSTM_OPTIONS, SCRATCH_ENCODERS, TrainConfig
 from extractor.model.windows import Window, collate, encode_document, make_windows
 from extractor.rules.schema import Schema
@@ -57,6 +57,8 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
         tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, word_tags)
         config["tokenizer"] = "char"
         config["word_tags"] = word_tags
+        if word_tags:
+            config["word_dictionary"] = word_dictionary()
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
