@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from extractor.data.documents import read_documents
-from extractor.model.tokenization import WORD_TAGS
 from extractor.model.train import TrainConfig, starting_model, train
 from extractor.paths import SCHEMAS_DIR
 from extractor.rules.schema import Schema
@@ -63,7 +62,7 @@ def pretrain(loaded, texts: list[str], minutes: float, mask_rate: float, lr: flo
     bias = nn.Parameter(torch.zeros(encoder.char_embed.num_embeddings))
     params = list(encoder.parameters()) + list(projection.parameters()) + [bias]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    rng, tags = random.Random(seed), WORD_TAGS if tokenizer.with_word_tags else 1
+    rng, tags = random.Random(seed), tokenizer.word_tag_count or 1
     started, step = time.perf_counter(), 0
     encoder.train()
     while time.perf_counter() - started < minutes * 60:

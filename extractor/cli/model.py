@@ -87,6 +87,9 @@ def train_model(schema_path: Path, train_path: Path, dev_path: Optional[Path], o
 @click.option("--word-tags/--no-word-tags", default=None,
               help="BiLSTM: also feed each character's place in its word (jieba dictionary segmentation). "
                    "Default: on for the BiLSTM.")
+@click.option("--word-pos/--no-word-pos", default=None,
+              help="With word tags: also the word's part of speech in jieba's dictionary (person, place, "
+                   "organisation, ...). Default: on with word tags.")
 @click.option("--aux-crf", type=click.FloatRange(min=0),
               help="gp/egp: weight of an auxiliary CRF loss on the encoder's states during training (the CRF is "
                    "not saved; 0: off). Default: 0.05 for the BiLSTM, off for transformer encoders.")
@@ -107,7 +110,8 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
           tags: Optional[str], epochs: int, seed: int, batch_size: int, lr: Optional[float],
           head_lr: Optional[float], max_tokens: int, stride: int, loss: str, patience: Optional[int],
           max_minutes: Optional[float], max_span_len: Optional[int],
-          encoder_options: tuple[str, ...], word_tags: Optional[bool], aux_crf: Optional[float],
+          encoder_options: tuple[str, ...], word_tags: Optional[bool], word_pos: Optional[bool],
+          aux_crf: Optional[float],
           augment: float, adversarial: float, rdrop: float, ema: float) -> None:
     """Train a model; the best dev checkpoint is written to OUT."""
     from extractor.model.train_config import TrainConfig
@@ -122,8 +126,8 @@ def train(schema_path: Path, train_path: Path, dev_path: Optional[Path], out: Pa
         encoder=encoder, head=head, tags=tags or "bioes", epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         head_lr=head_lr, max_tokens=max_tokens, stride=stride, loss=loss, patience=patience, max_minutes=max_minutes,
         max_span_len=max_span_len, encoder_options=parse_key_values(encoder_options, "--encoder-option"),
-        word_tags=word_tags, aux_crf=aux_crf, augment=augment, adversarial=adversarial, rdrop=rdrop,
-        ema=ema or None,
+        word_tags=word_tags, word_pos=word_pos, aux_crf=aux_crf, augment=augment, adversarial=adversarial,
+        rdrop=rdrop, ema=ema or None,
     )
     echo_json(train_model(schema_path, train_path, dev_path, out, cfg, progress()))
 

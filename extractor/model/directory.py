@@ -115,7 +115,7 @@ def load_model(directory: str | Path) -> LoadedModel:
         raise ValueError(f"{directory}: saved by a newer extractor (format {config['format_version']})")
     tokenizer: Tokenizer
     if config["tokenizer"] == "char":
-        tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags", False)))
+        tokenizer = CharTokenizer.load(directory, bool(config.get("word_tags")), bool(config.get("word_pos")))
         change = word_dictionary_change(config.get("word_dictionary")) if config.get("word_tags") else None
         if change:
             log.warning("%s: %s", directory, change)

@@ -31,20 +31,47 @@ def _char_key(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower() or ch
 
 
-WORD_TAGS = 4  # a character's place in its word: 0 single-character word, 1 first, 2 inside, 3 last
+PLACES = 4  # a character's place in its word: 0 single-character word, 1 first, 2 inside, 3 last
+# The word's part of speech in jieba's dictionary, coarsened to what tells entities apart: 0 not in the
+# dictionary, 1 common noun, 2 person, 3 place, 4 organisation, 5 other proper name or abbreviation,
+# 6 number or time, 7 anything else.
+POS_CLASSES = 8
+_POS_CLASS = {"n": 1, "vn": 1, "ng": 1, "an": 1, "nr": 2, "nrt": 2, "nrfg": 2, "ns": 3, "nt": 4, "nz": 5,
+              "j": 5, "m": 6, "q": 6, "mq": 6, "t": 6, "tg": 6}
+_WORD_POS: dict[str, int] = {}
 
 
-def word_tags(text: str) -> list[int]:
-    """Each character's place in its word, from jieba's dictionary segmentation (no HMM: deterministic)."""
+def word_tag_count(parts_of_speech: bool) -> int:
+    """How many tags ``word_tags`` gives: the places, times the part-of-speech classes when it gives them."""
+    return PLACES * (POS_CLASSES if parts_of_speech else 1)
+
+
+def _dictionary_parts_of_speech() -> dict[str, int]:
+    if not _WORD_POS:
+        import jieba
+
+        with jieba.get_dict_file() as f:  # word, frequency, part of speech; one a line
+            for line in f:
+                fields = line.decode("utf-8").split()
+                if len(fields) >= 3:
+                    _WORD_POS[fields[0]] = _POS_CLASS.get(fields[2], 7)
+    return _WORD_POS
+
+
+def word_tags(text: str, parts_of_speech: bool = False) -> list[int]:
+    """Each character's place in its word, from jieba's dictionary segmentation (no HMM: deterministic), and
+    with ``parts_of_speech`` the word's class in the dictionary: tag = place + PLACES * class."""
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    classes = _dictionary_parts_of_speech() if parts_of_speech else {}
     tags: list[int] = []
     for word in jieba.cut(text, HMM=False):
         n = len(word)
-        tags += [0] if n == 1 else [1] + [2] * (n - 2) + [3]
+        offset = PLACES * classes.get(word, 0)
+        tags += [offset] if n == 1 else [offset + 1] + [offset + 2] * (n - 2) + [offset + 3]
     if len(tags) != len(text):  # jieba keeps every character; should a release not, fall back to no boundaries
         return [0] * len(text)
     return tags
@@ -80,14 +107,14 @@ def word_dictionary_change(recorded: Optional[dict]) -> Optional[str]:
 class CharTokenizer:
     """One token per character; characters seen fewer than ``min_freq`` times map to [UNK].
 
-    With ``with_word_tags`` each id also carries the character's place in its word
-    (``id = WORD_TAGS * char + tag``, see ``word_tags``): word boundaries reach the encoder
-    without a second input, so windows, batches and exported graphs stay as they are.
+    With ``with_word_tags`` each id also carries the character's place in its word, and with
+    ``word_pos`` that word's part of speech (``id = word_tag_count * char + tag``, see ``word_tags``):
+    words reach the encoder without a second input, so windows, batches and exported graphs stay as they are.
     """
 
     FILE = "vocab.json"
 
-    def __init__(self, tokens: list[str], with_word_tags: bool = False):
+    def __init__(self, tokens: list[str], with_word_tags: bool = False, word_pos: bool = False):
         if tokens[:4] != [PAD, UNK, CLS, SEP]:
             raise ValueError("a character vocabulary starts with [PAD], [UNK], [CLS], [SEP]")
         self.tokens = tokens
@@ -95,12 +122,15 @@ class CharTokenizer:
         self.pad_id, self.unk_id = 0, 1  # pad stays 0 with word tags: char 0, tag 0
         self.cls_id = self.sep_id = None  # char encoders need no sentence markers
         self.with_word_tags = with_word_tags
+        self.word_pos = with_word_tags and word_pos
+        self.word_tag_count = word_tag_count(self.word_pos) if with_word_tags else 0
 
     @classmethod
-    def build(cls, texts: Iterable[str], min_freq: int = 1, with_word_tags: bool = False) -> "CharTokenizer":
+    def build(cls, texts: Iterable[str], min_freq: int = 1, with_word_tags: bool = False,
+              word_pos: bool = False) -> "CharTokenizer":
         counts = Counter(_char_key(ch) for text in texts for ch in text)
         chars = sorted(ch for ch, n in counts.items() if n >= min_freq and ch not in (PAD, UNK, CLS, SEP))
-        return cls([PAD, UNK, CLS, SEP] + chars, with_word_tags)
+        return cls([PAD, UNK, CLS, SEP] + chars, with_word_tags, word_pos)
 
     def __len__(self) -> int:
         """Characters in the vocabulary (without word tags)."""
@@ -109,7 +139,7 @@ class CharTokenizer:
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         ids = [self.index.get(_char_key(ch), self.unk_id) for ch in text]
         if self.with_word_tags:
-            ids = [WORD_TAGS * i + tag for i, tag in zip(ids, word_tags(text))]
+            ids = [self.word_tag_count * i + tag for i, tag in zip(ids, word_tags(text, self.word_pos))]
         return ids, [(i, i + 1) for i in range(len(text))]
 
     def save(self, directory: Path) -> None:
@@ -117,8 +147,8 @@ class CharTokenizer:
         (Path(directory) / self.FILE).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, with_word_tags: bool = False) -> "CharTokenizer":
-        return cls(json.loads((Path(directory) / cls.FILE).read_text(encoding="utf-8")), with_word_tags)
+    def load(cls, directory: Path, with_word_tags: bool = False, word_pos: bool = False) -> "CharTokenizer":
+        return cls(json.loads((Path(directory) / cls.FILE).read_text(encoding="utf-8")), with_word_tags, word_pos)
 
 
 class HFTokenizer:

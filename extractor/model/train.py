@@ -22,7 +22,7 @@ from extractor.model.evaluate import evaluate_model
 from extractor.model.heads import head_spec
 from extractor.model.regularizers import embedding_attack, symmetric_span_kl
 from extractor.model.schedule import TimeBudget, lr_factor
-from extractor.model.tokenization import WORD_TAGS, CharTokenizer, HFTokenizer, word_dictionary
+from extractor.model.tokenization import CharTokenizer, HFTokenizer, word_dictionary
 from extractor.model.train_config import BILSTM_OPTIONS, SCRATCH_ENCODERS, TrainConfig
 from extractor.model.windows import Window, collate, encode_document, make_windows
 from extractor.rules.schema import Schema
@@ -51,19 +51,21 @@ def build_untrained(cfg: TrainConfig, schema: Schema, train_docs: Sequence[Docum
     pretrained = None
     hf_config = None
     if cfg.encoder in SCRATCH_ENCODERS:
-        word_tags = cfg.uses_word_tags()
+        word_tags, word_pos = cfg.uses_word_tags(), cfg.uses_word_pos()
         if word_tags and cfg.encoder != "bilstm":
             raise ValueError("word tags are a BiLSTM feature; the transformer encoders take plain characters")
-        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, word_tags)
+        if word_pos and not word_tags:
+            raise ValueError("parts of speech are part of the word tags: word_pos needs word_tags")
+        tokenizer = CharTokenizer.build((d.text for d in train_docs), cfg.min_char_freq, word_tags, word_pos)
         config["tokenizer"] = "char"
-        config["word_tags"] = word_tags
+        config["word_tags"], config["word_pos"] = word_tags, word_pos
         if word_tags:
             config["word_dictionary"] = word_dictionary()
         if cfg.encoder == "bilstm":
             spec = {"type": "bilstm", "vocab_size": len(tokenizer), "embed_dim": 128, "hidden_size": 256,
                     "num_layers": 2, "dropout": 0.5, "bigram_buckets": 50_000, "char_dropout": 0.05,
                     "pad_id": tokenizer.pad_id, "unk_id": tokenizer.unk_id,
-                    "word_tags": WORD_TAGS if word_tags else 0}
+                    "word_tags": tokenizer.word_tag_count}
             unknown = sorted(set(cfg.encoder_options) - BILSTM_OPTIONS)
             if unknown:
                 raise ValueError(f"unknown bilstm encoder options {unknown}; known: {sorted(BILSTM_OPTIONS)}")
