@@ -96,9 +96,11 @@ def word_dictionary() -> dict[str, str]:
 def word_dictionary_change(recorded: Optional[dict]) -> Optional[str]:
     """Why the installed dictionary may tag words otherwise than the one a model was trained with; None when
     it is the same (or the model predates the record)."""
-    if not recorded or recorded.get("sha256") == word_dictionary()["sha256"]:
+    if not recorded:
         return None
     now = word_dictionary()
+    if recorded.get("sha256") == now["sha256"]:
+        return None
     return (f"trained with jieba {recorded.get('jieba')}'s word dictionary (sha256 {recorded.get('sha256', '')[:12]}), "
             f"the installed jieba {now['jieba']}'s differs ({now['sha256'][:12]}): word tags, and so predictions, "
             f"may differ; install jieba=={recorded.get('jieba')} or train again")
